@@ -124,6 +124,13 @@ def _text(node: nodes.Node) -> str:
 
 
 def _line(node: nodes.Node) -> int | None:
+    """The source line of ``node``: a section's title line, a literal block's first line."""
+    if isinstance(node, nodes.section) and node.children and isinstance(node[0], nodes.title):
+        node = node[0]
+    if isinstance(node, nodes.title) and node.line:
+        return node.line - 1  # docutils reports a title's underline
+    if isinstance(node, nodes.literal_block) and node.line:
+        return node.line - len(node.astext().splitlines()) + 1  # docutils reports the last line
     while node is not None:
         if getattr(node, "line", None):
             return node.line
@@ -285,6 +292,6 @@ class _PageReader:
             example.body = json.loads(body)
         except json.JSONDecodeError as exc:
             offset = len(lines) - len(rest)
-            line = (_line(block) or 0) + offset + exc.lineno
+            line = (_line(block) or 1) + offset + exc.lineno - 1
             raise PageError(self.source, line, f"example {example.title!r}: body is not valid JSON ({exc.msg})") from None
         example.has_body = True

@@ -1,0 +1,144 @@
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from openapi_spec_validator import validate
+
+from cloud_backup_mock import spec_build
+from cloud_backup_mock.cli import main
+from cloud_backup_mock.contract import Contract, schema_errors
+from cloud_backup_mock.paths import SPEC_DIR, SPEC_FILE
+
+OPERATIONS = {
+    "authenticateAgent": ("POST", "/v2/{project_id}/agents/tokens"),
+    "registerAgent": ("POST", "/v2/{project_id}/agents"),
+    "getAgent": ("GET", "/v2/{project_id}/agents/{agent_id}"),
+    "requestVaultPasswordVerification": ("POST", "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests"),
+    "getVaultPasswordVerification": ("GET", "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests/{request_id}"),
+    "reportVaultPasswordVerification": ("POST", "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests/{request_id}"),
+    "requestVaultEncryption": ("POST", "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests"),
+    "getVaultEncryption": ("GET", "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests/{request_id}"),
+    "reportVaultEncryption": ("POST", "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests/{request_id}"),
+}
+CONTRACT = Contract.load()
+
+
+def test_committed_spec_is_valid_openapi_303():
+    document = yaml.safe_load(SPEC_FILE.read_text())
+    assert document["openapi"] == "3.0.3"
+    validate(document)
+
+
+def test_committed_spec_is_what_the_builder_makes():
+    assert spec_build.drift(SPEC_DIR) == ""
+
+
+def test_operations_and_ids():
+    assert {k: (v.method, v.path) for k, v in CONTRACT.operations.items()} == OPERATIONS
+
+
+def test_security_everywhere_but_the_token_request():
+    assert CONTRACT.document["components"]["securitySchemes"]["AuthToken"] == {
+        "type": "apiKey", "in": "header", "name": "X-Auth-Token",
+        "description": CONTRACT.document["components"]["securitySchemes"]["AuthToken"]["description"]}
+    assert [op for op, o in CONTRACT.operations.items() if not o.requires_auth] == ["authenticateAgent"]
+    for op in CONTRACT.operations.values():
+        headers = [p["name"] for p in op.spec["parameters"] if p["in"] == "header"]
+        assert headers == ["X-Agent-Id"], op.operation_id
+
+
+def test_every_error_response_has_the_api_error_schema():
+    error = CONTRACT.resolved["components"]["schemas"]["Error"]
+    for op in CONTRACT.operations.values():
+        for status in op.statuses:
+            if status >= 400:
+                assert op.response_schema(status) == error, (op.operation_id, status)
+    assert schema_errors(error, {"message": "x", "errors": ["a"]}) == []
+    assert schema_errors(error, {"errors": "a"}) == ["body: 'message' is a required property",
+                                                     "errors: 'a' is not of type 'array'"]
+
+
+def test_overlay_fixes_what_the_pages_leave_vague():
+    token = CONTRACT.operation("authenticateAgent")
+    body = token.request_schema
+    assert body["properties"]["host"]["properties"]["os"]["required"] == ["name", "version", "architecture"]
+    assert body["properties"]["host"]["properties"]["addresses"]["items"]["properties"]["version"]["type"] == "integer"
+    assert token.response_schema(200)["properties"]["token"]["properties"]["expires"]["format"] == "date-time"
+    assert token.response_headers(503)["Retry-After"]["schema"]["type"] == "string"
+    verify = CONTRACT.operation("requestVaultPasswordVerification").request_schema["properties"]["agent_id"]
+    assert verify["nullable"] is True and verify["format"] == "uuid"
+    location = CONTRACT.operation("requestVaultPasswordVerification").response_headers(202)["Location"]
+    assert "no such operation exists" in location["description"]
+    assert CONTRACT.operation("requestVaultPasswordVerification").response_example(403) == {
+        "message": "Encryption is not enabled for this agent's vault."}
+
+
+def _examples():
+    for op in CONTRACT.operations.values():
+        if op.request_example is not None:
+            yield f"{op.operation_id} request", op.request_schema, op.request_example
+        for status in op.statuses:
+            if op.response_example(status) is not None:
+                yield f"{op.operation_id} {status}", op.response_schema(status), op.response_example(status)
+    for name, schema in CONTRACT.resolved["components"]["schemas"].items():
+        if "example" in schema:
+            yield f"components {name}", schema, schema["example"]
+
+
+@pytest.mark.parametrize("name,schema,example", list(_examples()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_example_validates_against_its_schema(name, schema, example):
+    assert schema is not None, name
+    assert schema_errors(schema, example) == []
+
+
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_docs_example_requests_as_printed_fit_the_contract(operation_id):
+    op = CONTRACT.operation(operation_id)
+    docs = op.docs_request
+    assert docs["method"] == op.method
+    assert op.path_regex.match(urlsplit(docs["url"]).path), docs["url"]
+    if op.requires_auth:
+        assert docs["headers"]["X-Auth-Token"] == "0f6e9f63600142f0a970911583522217"
+    if op.request_schema is not None:
+        assert schema_errors(op.request_schema, docs["body"]) == []
+
+
+def test_hex_with_spaces_is_accepted_but_not_garbage():
+    schema = CONTRACT.operation("requestVaultPasswordVerification").request_schema
+    ok = {"encrypted_password_hex": "0bff42 a526", "agent_id": None}
+    assert schema_errors(schema, ok) == []
+    assert schema_errors(schema, {**ok, "encrypted_password_hex": "not hex!"}) != []
+
+
+def test_spec_check_fails_on_a_hand_edited_spec(tmp_path):
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(SPEC_DIR, spec_dir)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["spec", "check", "--spec-dir", str(spec_dir)])
+    assert ok.exit_code == 0, ok.output
+    built = spec_dir / "openapi.yaml"
+    built.write_text(built.read_text().replace("operationId: getAgent", "operationId: fetchAgent"))
+    drifted = runner.invoke(main, ["spec", "check", "--spec-dir", str(spec_dir)])
+    assert drifted.exit_code == 1
+    assert "-      operationId: fetchAgent\n+      operationId: getAgent" in drifted.output
+    rebuilt = runner.invoke(main, ["spec", "build", "--spec-dir", str(spec_dir)])
+    assert rebuilt.exit_code == 0 and runner.invoke(main, ["spec", "check", "--spec-dir", str(spec_dir)]).exit_code == 0
+
+
+def test_spec_parse_prints_the_paths_entry_of_one_page():
+    import json
+
+    result = CliRunner().invoke(main, ["spec", "parse", str(SPEC_DIR / "pages" / "000_post-authenticate-an-agent.rst")])
+    assert result.exit_code == 0, result.output
+    item = json.loads(result.output)
+    assert item["/v2/{project_id}/agents/tokens"]["post"]["operationId"] == "authenticateAgent"
+
+
+def test_spec_parse_reports_file_line_and_reason(tmp_path):
+    bad = tmp_path / "bad.rst"
+    bad.write_text("Title\n~~~~~\n\nNo endpoint here.\n")
+    result = CliRunner().invoke(main, ["spec", "parse", str(bad)])
+    assert result.exit_code == 2
+    assert f"error: {bad}:1: no code block with the operation's method and path" in result.output

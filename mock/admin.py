@@ -1,0 +1,35 @@
+"""Handlers of the admin API (``mock/admin_openapi.yaml``), served under ``/__mock``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from .engine import Engine, RequestError
+
+
+class Admin:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    async def listScenarios(self) -> JSONResponse:  # noqa: N802 - named after the operationId
+        scenarios = [
+            {"name": s.name, "description": s.description, "operations": s.operations,
+             "parameters": s.parameters, "source": s.source}
+            for s in sorted(self.engine.scenarios.values(), key=lambda s: s.name)]
+        return JSONResponse({"scenarios": scenarios})
+
+    async def getProjectScenarios(self, project_id: str) -> JSONResponse:  # noqa: N802
+        return JSONResponse({"project_id": project_id, "active": self.engine.active_for(project_id)})
+
+    async def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> JSONResponse:  # noqa: N802
+        try:
+            self.engine.set_project_scenarios(project_id, body["active"])
+        except RequestError as exc:
+            return JSONResponse({"message": exc.message, "errors": exc.errors}, status_code=400)
+        return JSONResponse({"project_id": project_id, "active": self.engine.active_for(project_id)})
+
+    async def reset(self, project_id: str | None = None) -> JSONResponse:
+        self.engine.reset(project_id)
+        return JSONResponse({"reset": project_id or "all"})

@@ -1,0 +1,180 @@
+"""The Connexion application: the contract served with request validation, every operation
+answered by the scenario engine, plus the admin API under ``/__mock``."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import connexion
+import yaml
+from connexion import AsyncApp
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.resolver import Resolution, Resolver
+from connexion.security import ApiKeySecurityHandler
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+
+from .admin import Admin
+from .contract import Contract
+from .engine import Engine, RequestContext, RequestError
+from .errors import AllowIndex, install_error_handlers, unhandled_error
+from .paths import SCENARIOS_DIR, SPEC_FILE
+from .request_log import RequestLogMiddleware, exchange_of
+from .scenarios import load_directory
+from .validators import VALIDATORS
+from .world import Seed
+
+ADMIN_BASE_PATH = "/__mock"
+WORLD_FILE = "world.yaml"
+
+
+@dataclass
+class MockConfig:
+    spec_file: Path = SPEC_FILE
+    scenarios_dir: Path = SCENARIOS_DIR
+    scenario_files: list[Path] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+    log_format: str | None = None  # None: no request log; "text" or "json"
+    world_file: Path | None = None  # default: scenarios_dir / world.yaml
+
+
+def build_engine(config: MockConfig) -> Engine:
+    contract = Contract.load(config.spec_file)
+    scenarios = load_directory(config.scenarios_dir, contract, config.scenario_files)
+    world_file = config.world_file or Path(config.scenarios_dir) / WORLD_FILE
+
+    def example(operation_id: str) -> Any:
+        return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
+
+    seed = Seed.load(world_file, example)
+    return Engine(contract, scenarios, seed, active=config.active)
+
+
+def create_app(config: MockConfig | None = None, engine: Engine | None = None) -> AsyncApp:
+    config = config or MockConfig()
+    engine = engine or build_engine(config)
+    allow = AllowIndex()
+    app = AsyncApp(__name__, middlewares=_middlewares(), security_map={"apiKey": _token_checker(engine)})
+    install_error_handlers(app, allow)
+
+    api_document = engine.contract.document
+    allow.add_document(api_document)
+    app.add_api(api_document, resolver=_EngineResolver(engine), validator_map=VALIDATORS,
+                strict_validation=False, pythonic_params=False)
+    admin_document = yaml.safe_load(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
+    allow.add_document(admin_document, ADMIN_BASE_PATH)
+    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine)),
+                validator_map=VALIDATORS)
+    app.add_middleware(RequestLogMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
+                       contract=engine.contract, log_format=config.log_format)
+    app.engine = engine  # for the CLI, the pytest plugin and tests
+    return app
+
+
+def _middlewares() -> list[Any]:
+    """Connexion's default stack, with two fixes: its outermost error middleware cannot call an
+    async handler (so it gets ours directly), and trailing-slash redirects are off."""
+    replace = {
+        ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
+        RoutingMiddleware: _no_slash_redirect(RoutingMiddleware),
+    }
+    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares]
+
+
+class _EngineResolver(Resolver):
+    """Every operation of the contract resolves to the engine (ids stay unique: Connexion keys on them)."""
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.handler = _dispatcher(engine)
+
+    def resolve(self, operation):
+        return Resolution(self.handler, operation.operation_id)
+
+
+class _AdminResolver(Resolver):
+    def __init__(self, admin: Admin):
+        super().__init__()
+        self.admin = admin
+
+    def resolve(self, operation):
+        return Resolution(getattr(self.admin, operation.operation_id), operation.operation_id)
+
+
+def _dispatcher(engine: Engine):
+    async def dispatch(**kwargs: Any) -> Response:
+        operation_id = connexion.context.operation.operation_id
+        scope = connexion.context.scope._get_current_object()
+        request = Request(scope)
+        path_params = dict(scope.get("path_params") or {})
+        project_id = str(path_params.get("project_id", ""))
+        exchange = exchange_of(scope)
+        exchange.update(operation=operation_id, project_id=project_id)
+        context = RequestContext(
+            operation=engine.contract.operation(operation_id), project_id=project_id, path_params=path_params,
+            query={k: request.query_params.getlist(k) for k in request.query_params},
+            headers={k.lower(): v for k, v in request.headers.items()}, body=kwargs.get("body"),
+            base_url=_base_url(request), token=kwargs.get("token_info"),
+        )
+        try:
+            outcome = await engine.handle(context)
+        except RequestError as exc:
+            exchange["scenario"] = "(refused)"
+            return JSONResponse({"message": exc.message, "errors": exc.errors}, status_code=400)
+        exchange.update(scenario=outcome.scenario, rule=outcome.rule, drop=outcome.drop)
+        if outcome.drop:
+            return Response(status_code=204)  # never sent: the request log middleware hangs up instead
+        if outcome.has_body:
+            return Response(json.dumps(outcome.body), status_code=outcome.status, headers=outcome.headers,
+                            media_type="application/json")
+        return Response(status_code=outcome.status, headers=outcome.headers)
+
+    return dispatch
+
+
+def _base_url(request: Request) -> str:
+    """Scheme and host the client used, honouring a proxy's X-Forwarded-Proto and X-Forwarded-Host."""
+    headers = request.headers
+    scheme = (headers.get("x-forwarded-proto") or request.url.scheme).split(",")[0].strip()
+    host = (headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc).split(",")[0].strip()
+    return f"{scheme}://{host}"
+
+
+def _token_checker(engine: Engine):
+    """``X-Auth-Token`` is checked against the world of the project in the path."""
+
+    def token_info(api_key: str, required_scopes=None, request=None) -> dict[str, Any] | None:
+        project_id = str((request.scope.get("path_params") or {}).get("project_id", "")) if request else ""
+        token = engine.authenticate(project_id, api_key)
+        if token is None:
+            return None
+        return {"sub": token.get("agent_id") or "user", "agent_id": token.get("agent_id"), "id": token["id"]}
+
+    class TokenHandler(ApiKeySecurityHandler):
+        def _resolve_func(self, security_scheme):
+            return token_info
+
+    return TokenHandler
+
+
+def _no_slash_redirect(routing_middleware):
+    class NoSlashRedirectRouting(routing_middleware):
+        """``/v2/x/agents/`` is not in the contract: answer 404 rather than redirect."""
+
+        def add_api(self, *args, **kwargs):
+            super().add_api(*args, **kwargs)
+            self.router.redirect_slashes = False
+            for route in self.router.routes:
+                if isinstance(route, Mount):
+                    route.app.redirect_slashes = False
+
+    return NoSlashRedirectRouting
+

@@ -1,0 +1,345 @@
+"""The scenario engine: one function answers every operation of the contract.
+
+For a request it builds the chain of active scenarios (the request's ``X-Mock-Scenario``,
+then the project's, then those activated at start-up, then ``default``), walks their
+rules for the operation in order, and turns the first rule that answers into an
+:class:`Outcome`. ``Prefer: code=NNN`` short-cuts the chain with the documented example.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http import HTTPStatus
+from typing import Any
+
+from .contract import Contract, Operation, schema_errors
+from .samples import sample_body, sample_header
+from .scenarios import DEFAULT_SCENARIO, Rule, Scenario
+from .templating import TemplateError, is_static, render
+from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
+
+log = logging.getLogger("cloud_backup_mock")
+_PREFER_ITEM = re.compile(r"^\s*(code|example|dynamic)\s*=\s*([^\s,;]+)\s*$")
+
+
+class RequestError(ValueError):
+    """The request asks the mock for something it cannot do (unknown scenario, bad Prefer): a 400."""
+
+    def __init__(self, message: str, errors: list[str]):
+        super().__init__(message)
+        self.message, self.errors = message, errors
+
+
+@dataclass
+class RequestContext:
+    operation: Operation
+    project_id: str
+    path_params: dict[str, Any]
+    query: dict[str, Any]
+    headers: dict[str, str]  # lower-case names
+    body: Any
+    base_url: str
+    token: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+    scenario: str = DEFAULT_SCENARIO
+    rule: str | None = None
+    drop: bool = False
+
+
+Selection = tuple[str, dict[str, Any]]
+
+
+class Engine:
+    def __init__(self, contract: Contract, scenarios: dict[str, Scenario], seed: Seed,
+                 active: list[str] = (), clock=utc_now):
+        self.contract, self.seed, self.clock = contract, seed, clock
+        self.scenarios = scenarios
+        self.world = World(seed, clock)
+        self.global_active: list[Selection] = self.parse_selection(",".join(active)) if active else []
+        self.project_active: dict[str, list[Selection]] = {}
+        self.counters: dict[tuple[str, str, int], int] = {}
+        self._lock = threading.Lock()
+
+    # ---- configuration (admin API, CLI, pytest plugin)
+    def replace_scenarios(self, scenarios: dict[str, Scenario]) -> None:
+        """Swap in a reloaded set; selections naming scenarios that are gone are dropped."""
+        self.scenarios = scenarios
+        self.global_active = [s for s in self.global_active if s[0] in scenarios]
+        for project, selected in list(self.project_active.items()):
+            self.project_active[project] = [s for s in selected if s[0] in scenarios]
+        self.counters.clear()
+
+    def parse_selection(self, value: str) -> list[Selection]:
+        """``"name;key=value, other"`` -> ``[("name", {"key": "value"}), ("other", {})]``."""
+        selected: list[Selection] = []
+        problems: list[str] = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            name, *pairs = (p.strip() for p in item.split(";"))
+            params: dict[str, Any] = {}
+            if name not in self.scenarios:
+                problems.append(f"unknown scenario {name!r}")
+                continue
+            for pair in pairs:
+                key, sep, raw = pair.partition("=")
+                if not sep or not key.strip():
+                    problems.append(f"scenario {name!r}: parameter {pair!r} is not key=value")
+                elif key.strip() not in self.scenarios[name].parameters:
+                    known = ", ".join(self.scenarios[name].parameters) or "none"
+                    problems.append(f"scenario {name!r} has no parameter {key.strip()!r} (parameters: {known})")
+                else:
+                    params[key.strip()] = _coerce(raw.strip())
+            selected.append((name, params))
+        if problems:
+            known = ", ".join(sorted(self.scenarios))
+            raise RequestError(f"Unknown scenario selection: {problems[0]}. Known scenarios: {known}.",
+                               problems + [f"known scenarios: {known}"])
+        return selected
+
+    def set_project_scenarios(self, project_id: str, names: list[str]) -> list[Selection]:
+        selected = self.parse_selection(",".join(names))
+        with self._lock:
+            if selected:
+                self.project_active[project_id] = selected
+            else:
+                self.project_active.pop(project_id, None)
+            self._clear_counters(project_id)
+        return selected
+
+    def active_for(self, project_id: str) -> list[str]:
+        return [_format_selection(s) for s in self.project_active.get(project_id, []) + self.global_active]
+
+    def reset(self, project_id: str | None = None) -> None:
+        with self._lock:
+            self.world.reset(project_id)
+            if project_id is None:
+                self.project_active.clear()
+                self.counters.clear()
+            else:
+                self.project_active.pop(project_id, None)
+                self._clear_counters(project_id)
+
+    def _clear_counters(self, project_id: str) -> None:
+        for key in [k for k in self.counters if k[0] == project_id]:
+            del self.counters[key]
+
+    # ---- the request path
+    def authenticate(self, project_id: str, token: str) -> dict[str, Any] | None:
+        world = self.world.project(project_id)
+        with world.lock:
+            return world.token(token)
+
+    async def handle(self, request: RequestContext) -> Outcome:
+        chain = self._chain(request)
+        prefer = request.headers.get("prefer")
+        if prefer:
+            preferred = self._preferred(request, prefer)
+            if preferred is not None:
+                return preferred
+        world = self.world.project(request.project_id)
+        context: dict[str, Any] | None = None
+        for name, params in chain:
+            scenario = self.scenarios[name]
+            for rule in scenario.rules:
+                try:
+                    outcome = await self._try_rule(rule, scenario, params, request, world, context)
+                except TemplateError as exc:
+                    return self._scenario_failure(rule, [str(exc)])
+                if isinstance(outcome, Outcome):
+                    return outcome
+                context = outcome
+        return Outcome(500, body={"message": "No scenario rule answered this request.", "errors": [
+            f"scenarios tried: {', '.join(n for n, _ in chain)}; none has a rule for "
+            f"{request.operation.operation_id} that matches"]}, has_body=True, scenario="(none)")
+
+    async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
+                        world: ProjectWorld, context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
+        """The rule's outcome, or the (possibly new) template context when it does not answer."""
+        if not rule.applies_to(request.operation.operation_id) or not _matches(rule, request):
+            return context
+        if context is None:
+            context = self._template_context(request, world)
+        context["params"] = {**scenario.parameters, **params}
+        with world.lock:
+            world.tick()
+            if rule.when is not None and not _render(rule, rule.when, context):
+                return context
+            if not self._take_turn(rule, request.project_id, context):
+                return context
+        delay = float(_render(rule, rule.delay, context) or 0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        with world.lock:
+            for effect in rule.effects:
+                try:
+                    result = world.apply(effect.name, _render(rule, effect.args, context))
+                except EffectError as exc:
+                    return self._scenario_failure(rule, [str(exc)])
+                if effect.bind:
+                    context[effect.bind] = result
+            if rule.drop:
+                return Outcome(0, scenario=rule.scenario, rule=rule.label, drop=True)
+            if rule.response is not None:
+                return self._respond(rule, request.operation, context)
+        return context
+
+    def _chain(self, request: RequestContext) -> list[Selection]:
+        header = request.headers.get("x-mock-scenario")
+        chain = self.parse_selection(header) if header else []
+        chain += self.project_active.get(request.project_id, []) + self.global_active
+        return chain + [(DEFAULT_SCENARIO, {})]
+
+    def _take_turn(self, rule: Rule, project_id: str, context: dict[str, Any]) -> bool:
+        if rule.times is None:
+            return True
+        times = int(_render(rule, rule.times, context))
+        key = (project_id, rule.scenario, rule.index)
+        used = self.counters.get(key, 0)
+        if used >= times:
+            return False
+        self.counters[key] = used + 1
+        return True
+
+    def _respond(self, rule: Rule, operation: Operation, context: dict[str, Any]) -> Outcome:
+        response = rule.response
+        try:
+            headers = {k: str(v) for k, v in render(response.headers, context).items()}
+            body = render(response.body, context)
+        except TemplateError as exc:
+            return self._scenario_failure(rule, [str(exc)])
+        if not is_static(response.body):
+            schema = operation.response_schema(response.status)
+            problems = schema_errors(schema, body) if schema is not None else []
+            if problems:
+                return self._scenario_failure(rule, problems)
+        return Outcome(response.status, headers, body, response.has_body and body is not None,
+                       scenario=rule.scenario, rule=rule.label)
+
+    def _scenario_failure(self, rule: Rule, problems: list[str]) -> Outcome:
+        log.error("scenario rule %s failed: %s", rule.label, "; ".join(problems))
+        return Outcome(500, body={"message": f"Scenario rule {rule.label} could not answer within the contract.",
+                                  "errors": problems}, has_body=True, scenario=rule.scenario, rule=rule.label)
+
+    def _preferred(self, request: RequestContext, prefer: str) -> Outcome | None:
+        """Prism's convention: ``Prefer: code=NNN[, example=NAME]`` answers the documented example."""
+        wanted: dict[str, str] = {}
+        for item in prefer.split(","):
+            found = _PREFER_ITEM.match(item)
+            if not found:
+                raise RequestError(f"Malformed Prefer header {prefer!r}.",
+                                   ["expected 'code=NNN', 'example=NAME' or both, separated by commas"])
+            wanted[found.group(1)] = found.group(2)
+        if "code" not in wanted and "example" not in wanted:
+            return None
+        op = request.operation
+        statuses = op.statuses
+        if "code" in wanted:
+            if not wanted["code"].isdigit() or int(wanted["code"]) not in statuses:
+                raise RequestError(f"Prefer: code={wanted['code']} is not documented for {op.operation_id}.",
+                                   [f"documented: {', '.join(map(str, statuses))}"])
+            status = int(wanted["code"])
+        else:
+            status = min(statuses)
+        media = ((op.response(status) or {}).get("content") or {}).get("application/json")
+        body, has_body = None, media is not None
+        if "example" in wanted:
+            named = {**({"default": media["example"]} if media and "example" in media else {}),
+                     **{k: v.get("value") for k, v in ((media or {}).get("examples") or {}).items()}}
+            if wanted["example"] not in named:
+                raise RequestError(f"Prefer: example={wanted['example']} is not documented for {op.operation_id} {status}.",
+                                   [f"documented examples: {', '.join(named) or 'none'}"])
+            body = named[wanted["example"]]
+        elif media is not None:
+            body = media["example"] if "example" in media else sample_body(media["schema"], status)
+        headers = {name: sample_header(name, spec, request.base_url)
+                   for name, spec in op.response_headers(status).items()}
+        return Outcome(status, headers, body, has_body, scenario=f"Prefer: {prefer.strip()}")
+
+    def _template_context(self, request: RequestContext, world: ProjectWorld) -> dict[str, Any]:
+        path_params = request.path_params
+
+        def caller_agent_id() -> str | None:
+            token_agent = (request.token or {}).get("agent_id")
+            return token_agent or request.headers.get("x-agent-id") or path_params.get("agent_id")
+
+        def url(operation_id: str, **params: Any) -> str:
+            template = self.contract.operation(operation_id).path
+            values = {"project_id": request.project_id, **params}
+            return request.base_url + re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+
+        return {
+            "operation": request.operation.operation_id, "project_id": request.project_id,
+            "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
+            "base_url": request.base_url, "params": {},
+            "agent": world.agent, "agent_view": world.agent_view, "vault_request": world.request,
+            "caller_agent_id": caller_agent_id, "url": url,
+            "uuid": lambda: str(uuid.uuid4()),
+            "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
+            "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
+            "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
+        }
+
+
+def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:
+    if compiled is None or isinstance(compiled, (int, float, bool)):
+        return compiled
+    try:
+        return render(compiled, context)
+    except TemplateError as exc:
+        raise TemplateError(f"scenario rule {rule.label}: {exc}") from None
+
+
+def _matches(rule: Rule, request: RequestContext) -> bool:
+    for part, matchers in rule.match.items():
+        for key, matcher in matchers.items():
+            if part == "path":
+                value = request.path_params.get(key)
+            elif part == "query":
+                value = request.query.get(key)
+                value = value[0] if isinstance(value, list) and value else value
+            elif part == "headers":
+                value = request.headers.get(key)
+            else:
+                value = _dig(request.body, key)
+            if not matcher.matches(value):
+                return False
+    return True
+
+
+def _dig(body: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        if isinstance(body, list) and key.isdigit() and int(key) < len(body):
+            body = body[int(key)]
+        elif isinstance(body, dict):
+            body = body.get(key)
+        else:
+            return None
+    return body
+
+
+def _coerce(raw: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw)
+
+
+def _format_selection(selection: Selection) -> str:
+    name, params = selection
+    return ";".join([name] + [f"{k}={v}" for k, v in params.items()])

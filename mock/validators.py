@@ -1,0 +1,65 @@
+"""Request validators that build their JSON Schema validator once per schema, not per request,
+and report every error with the field it concerns (plugged in through Connexion's ``validator_map``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator
+from connexion.utils import is_null, is_nullable
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator
+
+_BODY_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator); the schema is kept alive
+_PARAMETER_VALIDATORS: dict[int, tuple[Any, Any]] = {}
+
+
+def _field(error) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".") or "body"
+
+
+class CachingJSONBodyValidator(JSONRequestBodyValidator):
+    @property
+    def _validator(self):
+        entry = _BODY_VALIDATORS.get(id(self._schema))
+        if entry is None or entry[0] is not self._schema:
+            validator = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+            entry = _BODY_VALIDATORS[id(self._schema)] = (self._schema, validator)
+        return entry[1]
+
+    def _validate(self, body: Any) -> None:
+        if not self._nullable and body is None:
+            raise BadRequestProblem(detail="body: a JSON request body is required")
+        errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            messages = [f"{_field(e)}: {e.message}" for e in errors]
+            problem = BadRequestProblem(detail=messages[0])
+            problem.ext = {"errors": messages}
+            raise problem
+
+
+class CachingParameterValidator(ParameterValidator):
+    @staticmethod
+    def validate_parameter(parameter_type, value, param, param_name=None):
+        if is_nullable(param) and is_null(value):
+            return None
+        if value is not None:
+            schema = param.get("schema", param)
+            entry = _PARAMETER_VALIDATORS.get(id(schema))
+            if entry is None or entry[0] is not schema:
+                entry = _PARAMETER_VALIDATORS[id(schema)] = (
+                    schema, Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+            for error in entry[1].iter_errors(value):
+                return f"{parameter_type} parameter {param['name']}: {error.message}"
+        elif param.get("required"):
+            return f"{parameter_type} parameter {param['name']} is required"
+        return None
+
+
+# Connexion merges validator_map by top-level key: copy the default body map, replace JSON only.
+VALIDATORS = {
+    "parameter": CachingParameterValidator,
+    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": CachingJSONBodyValidator}),
+}

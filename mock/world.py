@@ -1,0 +1,276 @@
+"""The mock's stateful world: agents, tokens and vault requests, kept apart per project.
+
+Scenario rules read it through template helpers and change it through named effects
+(:meth:`ProjectWorld.apply`); nothing here decides which status an operation answers.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+Clock = Callable[[], datetime]
+# Kept on an agent's record, never shown: the registration fingerprint the token request compares.
+PRIVATE_AGENT_FIELDS = {"fingerprint"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EffectError(ValueError):
+    """An effect that cannot be applied (unknown name, missing argument)."""
+
+
+@dataclass
+class Settings:
+    token_ttl_seconds: float = 86400
+    auto_report_after_seconds: float | None = 5
+    auto_report_verified: bool = True
+    auto_report_succeeded: bool = True
+    always_valid_tokens: tuple[str, ...] = ()
+
+
+@dataclass
+class Seed:
+    """What every project's world starts with (``scenarios/world.yaml``)."""
+
+    settings: Settings
+    agents: list[dict[str, Any]]
+    verification_requests: list[dict[str, Any]] = field(default_factory=list)
+    encryption_requests: list[dict[str, Any]] = field(default_factory=list)
+    source: str = "world.yaml"
+
+    @classmethod
+    def load(cls, path: str | Path, examples: Callable[[str], Any] = lambda name: None) -> "Seed":
+        """Read a seed file; an agent entry ``{example: OPERATION, ...}`` starts from that
+        operation's documented response example (``examples`` looks it up)."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            settings = Settings(**(data.get("settings") or {}))
+        except (OSError, yaml.YAMLError, TypeError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        settings.always_valid_tokens = tuple(settings.always_valid_tokens)
+        agents = []
+        for entry in data.get("agents") or []:
+            entry = dict(entry)
+            name = entry.pop("example", None)
+            base = copy.deepcopy(examples(name)) if name else {}
+            if name and not isinstance(base, dict):
+                raise ValueError(f"{path}: agent entry names example {name!r}, which the contract does not have")
+            agents.append({**base, **entry})
+        return cls(settings, agents, data.get("verification_requests") or [],
+                   data.get("encryption_requests") or [], str(path))
+
+
+@dataclass
+class VaultRequest:
+    kind: str  # "verification" or "encryption"
+    id: str
+    agent_id: str  # the agent in the path: the one that carries the request out and reports
+    target_agent_id: str
+    created: datetime
+    action: str | None = None  # encryption: "enabled" or "changed"
+    result: dict[str, Any] | None = None
+
+
+class ProjectWorld:
+    def __init__(self, project_id: str, seed: Seed, clock: Clock = utc_now):
+        self.project_id, self.settings, self.clock = project_id, copy.deepcopy(seed.settings), clock
+        self.lock = threading.RLock()
+        self.agents: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.requests: dict[tuple[str, str], VaultRequest] = {}
+        self.event_counter = 5650135585
+        for agent in seed.agents:
+            record = copy.deepcopy(agent)
+            record["project_id"] = record.get("project_id", project_id)
+            self.agents[record["id"]] = record
+        for kind, entries in (("verification", seed.verification_requests), ("encryption", seed.encryption_requests)):
+            for entry in entries:
+                request = VaultRequest(kind, entry["id"], entry["agent_id"], entry.get("target_agent_id", entry["agent_id"]),
+                                       self.clock(), entry.get("action"), copy.deepcopy(entry.get("result")))
+                self.requests[(kind, request.id)] = request
+
+    # ---- reading (template helpers)
+    def agent(self, agent_id: Any) -> dict[str, Any] | None:
+        return self.agents.get(agent_id) if isinstance(agent_id, str) else None
+
+    def agent_view(self, agent_id: str, with_password: bool = False) -> dict[str, Any] | None:
+        """The agent as the API shows it: no private fields, the password only on registration."""
+        agent = self.agent(agent_id)
+        if agent is None:
+            return None
+        view = {k: copy.deepcopy(v) for k, v in agent.items() if k not in PRIVATE_AGENT_FIELDS}
+        if not with_password:
+            view.pop("password", None)
+        return view
+
+    def token(self, token_id: str | None) -> dict[str, Any] | None:
+        if not token_id:
+            return None
+        if token_id in self.settings.always_valid_tokens:
+            return {"id": token_id, "agent_id": None, "expires": None}
+        token = self.tokens.get(token_id)
+        if token is None or token["expires_at"] <= self.clock():
+            return None
+        return token
+
+    def request(self, kind: str, agent_id: str, request_id: str) -> VaultRequest | None:
+        self.tick()
+        found = self.requests.get((kind, request_id))
+        return found if found is not None and found.agent_id == agent_id else None
+
+    # ---- time: the agent reports on its own after a delay, unless told otherwise
+    def tick(self) -> None:
+        delay = self.settings.auto_report_after_seconds
+        if delay is None:
+            return
+        due = self.clock() - timedelta(seconds=delay)
+        for request in self.requests.values():
+            if request.result is None and request.created <= due:
+                if request.kind == "verification":
+                    self._report_verification(request, self.settings.auto_report_verified)
+                else:
+                    self._report_encryption(request, request.action or "enabled", self.settings.auto_report_succeeded)
+
+    # ---- effects
+    def apply(self, effect: str, args: dict[str, Any]) -> Any:
+        handler = getattr(self, f"effect_{effect.replace('-', '_')}", None)
+        if handler is None:
+            raise EffectError(f"unknown effect {effect!r}; known: {', '.join(effect_names())}")
+        try:
+            return handler(**args)
+        except TypeError as exc:
+            raise EffectError(f"effect {effect!r}: {exc}") from None
+
+    def effect_register_agent(self, body: dict[str, Any], base_url: str) -> dict[str, Any]:
+        agent_id = str(uuid.uuid4())
+        host = copy.deepcopy(body.get("host") or {})
+        fingerprint = host.pop("fingerprint", None)
+        machine = host.get("machine") or {}
+        if machine.get("id"):
+            machine.setdefault("links", [{"href": f"{base_url}/v2/{self.project_id}/servers/{machine['id']}", "rel": "full"}])
+        vault_id = str(uuid.uuid4())
+        region = host.get("region") or "DFW"
+        use_internal = (body.get("vault") or {}).get("use_internal", host.get("flavor") != "rackspace_dedicated")
+        agent_url = f"{base_url}/v2/{self.project_id}/agents/{agent_id}"
+        record = {
+            "project_id": self.project_id, "id": agent_id, "password": str(uuid.uuid4()),
+            "name": body.get("name"), "version": body.get("version"), "host": host, "enabled": True,
+            "rsa_public_key": copy.deepcopy(body.get("rsa_public_key")),
+            "vault": {
+                "id": vault_id, "name": f"phoenix_{vault_id}", "state": "created", "flavor": "swift",
+                "encrypted": False, "region": region, "use_internal": bool(use_internal),
+                "links": [{"href": f"{base_url}/v1/vaults/phoenix_{vault_id}", "rel": "publicURL"}],
+            },
+            "log_level": "warn", "registered_time": self.clock().isoformat(),
+            "links": [{"href": agent_url, "rel": "self"}] + [
+                {"href": f"{agent_url}/{rel}", "rel": rel}
+                for rel in ("activities", "configuration", "configurations", "events", "logfiles", "status")],
+            "fingerprint": fingerprint,
+        }
+        self.agents[agent_id] = record
+        return record
+
+    def effect_issue_token(self, agent_id: str | None = None) -> dict[str, Any]:
+        expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
+        token = {"id": uuid.uuid4().hex, "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
+        self.tokens[token["id"]] = token
+        return token
+
+    def effect_expire_tokens(self) -> int:
+        count = len(self.tokens)
+        self.tokens.clear()
+        return count
+
+    def effect_set_vault_encrypted(self, agent_id: str, encrypted: bool = True) -> bool:
+        agent = self.agent(agent_id)
+        if agent is None:
+            raise EffectError(f"effect 'set_vault_encrypted': no agent {agent_id!r} in project {self.project_id!r}")
+        agent["vault"]["encrypted"] = bool(encrypted)
+        return agent["vault"]["encrypted"]
+
+    def effect_create_request(self, kind: str, agent_id: str, target_agent_id: str | None = None) -> VaultRequest:
+        if kind not in ("verification", "encryption"):
+            raise EffectError(f"effect 'create_request': kind must be verification or encryption, not {kind!r}")
+        target = target_agent_id or agent_id
+        action = None
+        if kind == "encryption":
+            action = "changed" if (self.agent(target) or {}).get("vault", {}).get("encrypted") else "enabled"
+        request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
+        self.requests[(kind, request.id)] = request
+        return request
+
+    def effect_report_verification(self, request_id: str, verified: bool) -> dict[str, Any]:
+        return self._report_verification(self.requests[("verification", request_id)], verified)
+
+    def effect_report_encryption(self, request_id: str, action: str, succeeded: bool) -> dict[str, Any]:
+        return self._report_encryption(self.requests[("encryption", request_id)], action, succeeded)
+
+    def effect_configure(self, **settings: Any) -> dict[str, Any]:
+        for name, value in settings.items():
+            if not hasattr(self.settings, name):
+                raise EffectError(f"effect 'configure': unknown setting {name!r}")
+            setattr(self.settings, name, value)
+        return dict(settings)
+
+    def _event(self) -> str:
+        self.event_counter += 1
+        return str(self.event_counter)
+
+    def _report_verification(self, request: VaultRequest, verified: bool) -> dict[str, Any]:
+        request.result = {
+            "id": self._event(), "time": iso(self.clock()), "event": "vault_password_verified",
+            "agent": {"id": request.agent_id}, "request_id": request.id, "valid": bool(verified),
+        }
+        return request.result
+
+    def _report_encryption(self, request: VaultRequest, action: str, succeeded: bool) -> dict[str, Any]:
+        request.result = {
+            "id": self._event(), "time": iso(self.clock()),
+            "event": "vault_encryption_changed" if action == "changed" else "vault_encryption_enabled",
+            "agent": {"id": request.agent_id}, "request_id": request.id, "succeeded": bool(succeeded),
+        }
+        if succeeded and action == "enabled" and self.agent(request.target_agent_id) is not None:
+            self.agents[request.target_agent_id]["vault"]["encrypted"] = True
+        return request.result
+
+
+def effect_names() -> list[str]:
+    return sorted(name.removeprefix("effect_") for name in dir(ProjectWorld) if name.startswith("effect_"))
+
+
+class World:
+    """All projects' worlds, each created from the seed on first use."""
+
+    def __init__(self, seed: Seed, clock: Clock = utc_now):
+        self.seed, self.clock = seed, clock
+        self._projects: dict[str, ProjectWorld] = {}
+        self._lock = threading.Lock()
+
+    def project(self, project_id: str) -> ProjectWorld:
+        world = self._projects.get(project_id)
+        if world is None:
+            with self._lock:
+                world = self._projects.setdefault(project_id, ProjectWorld(project_id, self.seed, self.clock))
+        return world
+
+    def reset(self, project_id: str | None = None) -> None:
+        with self._lock:
+            if project_id is None:
+                self._projects.clear()
+            else:
+                self._projects.pop(project_id, None)

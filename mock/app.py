@@ -44,6 +44,7 @@ class MockConfig:
     active: list[str] = field(default_factory=list)
     log_format: str | None = None  # None: no request log; "text" or "json"
     world_file: Path | None = None  # default: scenarios_dir / world.yaml
+    settings: dict[str, Any] = field(default_factory=dict)  # overrides of world.yaml's settings
 
 
 def build_engine(config: MockConfig) -> Engine:
@@ -55,6 +56,10 @@ def build_engine(config: MockConfig) -> Engine:
         return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
 
     seed = Seed.load(world_file, example)
+    for name, value in config.settings.items():
+        if not hasattr(seed.settings, name):
+            raise ValueError(f"unknown world setting {name!r}")
+        setattr(seed.settings, name, value)
     return Engine(contract, scenarios, seed, active=config.active)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -12,12 +13,90 @@ from . import spec_build
 from .docs_page import PageError, parse_page
 from .overlay import OverlayError
 from .page_to_openapi import page_to_path_item
-from .paths import SPEC_DIR
+from .paths import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
 
 
 @click.group()
 def main() -> None:
     """Mock server and contract tools for the Cloud Backup API v2 (agents and vaults)."""
+    # Connexion imports Starlette's test client at import time, which warns about httpx; not ours to fix.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback unless told otherwise).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=SCENARIOS_DIR, show_default=True, help="Folder of scenario files (and world.yaml).")
+@click.option("--scenario-file", "scenario_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An extra scenario file, outside the folder (repeatable).")
+@click.option("--scenario", "active", multiple=True, metavar="NAME[;key=value]",
+              help="Activate a scenario for every project (repeatable; tried in the order given).")
+@click.option("--token-ttl", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Lifetime of tokens from authenticateAgent  [default: world.yaml's, 86400]")
+@click.option("--auto-report-after", default=None, metavar="SECONDS|never",
+              help="Report vault requests on the agent's behalf after this delay  [default: world.yaml's, 5]")
+@click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Format of the one line logged per request.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+              show_default=True, help="The OpenAPI document to serve.")
+def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, reload, log_format,
+          spec_file) -> None:
+    """Start the mock server."""
+    import logging
+
+    import uvicorn
+
+    from .app import MockConfig, create_app
+    from .reloader import ScenarioReloader
+    from .scenarios import ScenarioError
+    from .server import UVICORN_DEFAULTS
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings: dict = {}
+    if token_ttl is not None:
+        settings["token_ttl_seconds"] = token_ttl
+    if auto_report_after is not None:
+        try:
+            settings["auto_report_after_seconds"] = None if auto_report_after == "never" else float(auto_report_after)
+        except ValueError:
+            raise click.BadParameter("a number of seconds or 'never'", param_hint="--auto-report-after") from None
+    config = MockConfig(spec_file=spec_file, scenarios_dir=scenarios_dir, scenario_files=list(scenario_files),
+                        active=list(active), log_format=log_format, settings=settings)
+    try:
+        app = create_app(config)
+    except (ScenarioError, ValueError, KeyError) as exc:
+        click.echo(f"error: cannot start the mock:\n{exc}", err=True)
+        sys.exit(2)
+    reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
+    click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
+               f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, **{**UVICORN_DEFAULTS, "log_level": "info"})
+    finally:
+        if reloader:
+            reloader.stop()
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path),
+                default=SCENARIOS_DIR)
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+              show_default=True, help="The contract the scenarios must keep to.")
+def lint(directory: Path, spec_file: Path) -> None:
+    """Check scenario files against their schema and the contract (exit 1 on any problem)."""
+    from .contract import Contract
+    from .scenarios import ScenarioError, load_directory
+
+    try:
+        scenarios = load_directory(directory, Contract.load(spec_file))
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {directory}", err=True)
+        sys.exit(1)
+    click.echo(f"{len(scenarios)} scenarios in {directory} keep to {spec_file}.")
 
 
 @main.group()

@@ -144,7 +144,7 @@ def load_file(path: str | Path, contract: Contract) -> list[Scenario]:
         raise ScenarioError([f"{path}: cannot read: {exc}"]) from None
     errors = sorted(_file_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        raise ScenarioError([f"{path}: {_where(e.absolute_path)}: {_schema_message(e)}" for e in errors])
+        raise ScenarioError([f"{path}: {_schema_message(e)}" for e in errors])
     entries = data["scenarios"] if "scenarios" in data else [data]
     problems: list[str] = []
     scenarios = []
@@ -174,7 +174,7 @@ def _schema_message(error) -> str:
         if inner:
             best = inner[0]
             return f"{_where(best.absolute_path)}: {best.message}"
-    return error.message
+    return f"{_where(error.absolute_path)}: {error.message}"
 
 
 def _compile_rule(scenario: str, index: int, raw: dict[str, Any], contract: Contract) -> Rule:

@@ -10,8 +10,10 @@ from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, FormatChecker
 
+# Every format jsonschema knows (Draft 4's own checker has no "uuid", which the contract uses).
+FORMATS = FormatChecker()
 _BODY_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator); the schema is kept alive
 _PARAMETER_VALIDATORS: dict[int, tuple[Any, Any]] = {}
 
@@ -25,7 +27,7 @@ class CachingJSONBodyValidator(JSONRequestBodyValidator):
     def _validator(self):
         entry = _BODY_VALIDATORS.get(id(self._schema))
         if entry is None or entry[0] is not self._schema:
-            validator = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+            validator = Draft4RequestValidator(self._schema, format_checker=FORMATS)
             entry = _BODY_VALIDATORS[id(self._schema)] = (self._schema, validator)
         return entry[1]
 
@@ -50,7 +52,7 @@ class CachingParameterValidator(ParameterValidator):
             entry = _PARAMETER_VALIDATORS.get(id(schema))
             if entry is None or entry[0] is not schema:
                 entry = _PARAMETER_VALIDATORS[id(schema)] = (
-                    schema, Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+                    schema, Draft4Validator(schema, format_checker=FORMATS))
             for error in entry[1].iter_errors(value):
                 return f"{parameter_type} parameter {param['name']}: {error.message}"
         elif param.get("required"):

@@ -1,7 +1,11 @@
 import os
 from pathlib import Path
 
+import httpx
 import pytest
+
+from cloud_backup_mock.app import MockConfig
+from cloud_backup_mock.testing import DOCS_TOKEN, MockServer
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = Path(os.environ.get("CLOUD_BACKUP_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "cloud-backup-v2"))
@@ -15,3 +19,23 @@ def reference_dir() -> Path:
             pytest.fail(f"reference pages not found at {REFERENCE_DIR} (set CLOUD_BACKUP_REFERENCE_DIR)")
         pytest.skip(f"reference pages not found at {REFERENCE_DIR}; set CLOUD_BACKUP_REFERENCE_DIR to run these")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def mock_server():
+    # Reports are made by the tests themselves unless a test turns auto-reporting on.
+    with MockServer(MockConfig(settings={"auto_report_after_seconds": None})) as server:
+        yield server
+
+
+@pytest.fixture
+def mock(mock_server):
+    mock_server.reset()
+    yield mock_server
+    mock_server.reset()
+
+
+@pytest.fixture
+def client(mock):
+    with httpx.Client(base_url=mock.url, headers={"X-Auth-Token": DOCS_TOKEN}, timeout=10) as c:
+        yield c

@@ -7,11 +7,12 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from .engine import Engine, RequestError
+from .journal import Journal
 
 
 class Admin:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine, journal: Journal):
+        self.engine, self.journal = engine, journal
 
     async def listScenarios(self) -> JSONResponse:  # noqa: N802 - named after the operationId
         scenarios = [
@@ -33,3 +34,11 @@ class Admin:
     async def reset(self, project_id: str | None = None) -> JSONResponse:
         self.engine.reset(project_id)
         return JSONResponse({"reset": project_id or "all"})
+
+    async def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
+                           status: int | None = None, since: str | None = None) -> JSONResponse:
+        entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since)
+        return JSONResponse({"requests": entries, "size": self.journal.size})
+
+    async def clearRequests(self, project_id: str | None = None) -> JSONResponse:  # noqa: N802
+        return JSONResponse({"deleted": self.journal.clear(project_id)})

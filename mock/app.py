@@ -27,7 +27,8 @@ from .contract import Contract
 from .engine import Engine, RequestContext, RequestError
 from .errors import AllowIndex, install_error_handlers, unhandled_error
 from .paths import SCENARIOS_DIR, SPEC_FILE
-from .request_log import RequestLogMiddleware, exchange_of
+from .exchange import DEFAULT_MAX_BODY_BYTES, ExchangeMiddleware, exchange_of
+from .journal import Journal
 from .scenarios import load_directory
 from .validators import VALIDATORS
 from .world import Seed
@@ -45,6 +46,8 @@ class MockConfig:
     log_format: str | None = None  # None: no request log; "text" or "json"
     world_file: Path | None = None  # default: scenarios_dir / world.yaml
     settings: dict[str, Any] = field(default_factory=dict)  # overrides of world.yaml's settings
+    journal_size: int = 1000  # requests kept in the journal (oldest dropped first)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 def build_engine(config: MockConfig) -> Engine:
@@ -76,11 +79,13 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
                 strict_validation=False, pythonic_params=False)
     admin_document = yaml.safe_load(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
     allow.add_document(admin_document, ADMIN_BASE_PATH)
-    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine)),
+    journal = Journal(config.journal_size)
+    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal)),
                 validator_map=VALIDATORS)
-    app.add_middleware(RequestLogMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
-                       contract=engine.contract, log_format=config.log_format)
-    app.engine = engine  # for the CLI, the pytest plugin and tests
+    app.add_middleware(ExchangeMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
+                       contract=engine.contract, journal=journal, log_format=config.log_format,
+                       max_body_bytes=config.max_body_bytes)
+    app.engine, app.journal = engine, journal  # for the CLI, the pytest plugin and tests
     return app
 
 

@@ -36,13 +36,17 @@ def main() -> None:
               help="Lifetime of tokens from authenticateAgent  [default: world.yaml's, 86400]")
 @click.option("--auto-report-after", default=None, metavar="SECONDS|never",
               help="Report vault requests on the agent's behalf after this delay  [default: world.yaml's, 5]")
+@click.option("--journal-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Requests kept in the journal (a ring buffer: the oldest go first).")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
+              help="Larger request bodies are refused with 413.")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
-def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, reload, log_format,
-          spec_file) -> None:
+def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
+          max_body_bytes, reload, log_format, spec_file) -> None:
     """Start the mock server."""
     import logging
 
@@ -63,7 +67,8 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         except ValueError:
             raise click.BadParameter("a number of seconds or 'never'", param_hint="--auto-report-after") from None
     config = MockConfig(spec_file=spec_file, scenarios_dir=scenarios_dir, scenario_files=list(scenario_files),
-                        active=list(active), log_format=log_format, settings=settings)
+                        active=list(active), log_format=log_format, settings=settings,
+                        journal_size=journal_size, max_body_bytes=max_body_bytes)
     try:
         app = create_app(config)
     except (ScenarioError, ValueError, KeyError) as exc:

@@ -4,8 +4,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cloud_backup_mock.app import MockConfig
-from cloud_backup_mock.testing import DOCS_TOKEN, MockServer
+from cloud_backup_mock.testing import DOCS_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = Path(os.environ.get("CLOUD_BACKUP_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "cloud-backup-v2"))
@@ -22,17 +21,15 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def mock_server():
-    # Reports are made by the tests themselves unless a test turns auto-reporting on.
-    with MockServer(MockConfig(settings={"auto_report_after_seconds": None})) as server:
-        yield server
+def cloud_backup_mock_config(cloud_backup_mock_config):
+    # The plugin's session server, with reports made by the tests themselves unless a test turns auto-reporting on.
+    cloud_backup_mock_config.settings["auto_report_after_seconds"] = None
+    return cloud_backup_mock_config
 
 
 @pytest.fixture
-def mock(mock_server):
-    mock_server.reset()
-    yield mock_server
-    mock_server.reset()
+def mock(cloud_backup_mock):
+    return cloud_backup_mock
 
 
 @pytest.fixture

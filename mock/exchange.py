@@ -1,0 +1,155 @@
+"""The outermost layer of the app, around every request and its answer.
+
+It reads the request body once (refusing one over the size limit with 413), records the
+exchange in the journal, logs one line, and hangs up on requests a scenario drops. The
+handler adds what it knows (operation, project, scenario) to a per-request dict in the
+ASGI scope; requests that never reach it (validation, auth, routing errors) are matched
+against the contract here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from .contract import Contract
+from .errors import error_body
+from .journal import Journal, masked_headers
+from .world import iso, utc_now
+
+log = logging.getLogger("cloud_backup_mock.requests")
+_KEY = "cloud_backup_mock.exchange"
+_NOT_JOURNALED = ("/__mock", "/ui", "/openapi.json")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
+    """The dict this request's layers share (created by the middleware; a blank one otherwise)."""
+    return scope.setdefault(_KEY, {})
+
+
+class ExchangeMiddleware:
+    def __init__(self, app, contract: Contract, journal: Journal, log_format: str | None = None,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+        self.app, self.contract, self.journal = app, contract, journal
+        self.log_format, self.max_body_bytes = log_format, max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        exchange: dict[str, Any] = {"time": iso(utc_now())}
+        scope[_KEY] = exchange
+        started = time.perf_counter()
+        status = 0
+
+        async def send_or_hang_up(message):
+            nonlocal status
+            if exchange.get("drop"):
+                if message["type"] == "http.response.start":
+                    _hang_up(receive)
+                return
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            body = await self._read_body(scope, receive)
+            if body is None:
+                await _send_413(send_or_hang_up, self.max_body_bytes)
+                return
+            exchange["body"] = body
+            await self.app(scope, _replay(body, receive), send_or_hang_up)
+        finally:
+            self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000)
+
+    async def _read_body(self, scope, receive) -> bytes | None:
+        """The whole request body, or None when it is over the limit."""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float) -> None:
+        if "operation" not in exchange:
+            found = self.contract.match(scope["method"], scope["path"])
+            if found:
+                exchange["operation"], exchange["project_id"] = found[0].operation_id, found[1].get("project_id", "")
+        path = scope["path"]
+        outcome = "dropped" if exchange.get("drop") else status
+        if not path.startswith(_NOT_JOURNALED):
+            self.journal.record({
+                "time": exchange["time"], "project_id": exchange.get("project_id"),
+                "operation": exchange.get("operation"), "method": scope["method"], "path": path,
+                "query": _query(scope), "headers": masked_headers(scope.get("headers", [])),
+                "body": _decode(exchange.get("body")), "scenario": exchange.get("scenario"),
+                "rule": exchange.get("rule"), "status": outcome,
+            })
+        if self.log_format:
+            record = {"method": scope["method"], "path": path, "project": exchange.get("project_id") or "-",
+                      "operation": exchange.get("operation") or "-", "scenario": exchange.get("scenario") or "-",
+                      "status": outcome, "ms": round(ms, 2)}
+            if self.log_format == "json":
+                log.info(json.dumps(record))
+            else:
+                log.info("%(method)s %(path)s project=%(project)s operation=%(operation)s scenario=%(scenario)s "
+                         "status=%(status)s ms=%(ms).2f", record)
+
+
+def _replay(body: bytes, receive):
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send_413(send, limit: int) -> None:
+    content = error_body(f"The request body is larger than the mock's limit of {limit} bytes.",
+                         [f"limit: {limit} bytes (serve --max-body-bytes)"])
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _query(scope) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+def _decode(body: bytes | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def _hang_up(receive) -> None:
+    """Close the client's connection without a response (uvicorn: the cycle behind ``receive``)."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("scenario dropped the connection")
+    transport.close()

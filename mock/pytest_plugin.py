@@ -1,0 +1,49 @@
+"""pytest fixtures for client test suites: installed with the package, no conftest needed.
+
+- ``cloud_backup_mock_server`` (session): one real mock server for the test session;
+- ``cloud_backup_mock`` (function): the same server, reset (state, scenarios, journal) around each test.
+
+Options: ``--cloud-backup-mock-port``, ``--cloud-backup-mock-scenarios DIR``,
+``--cloud-backup-mock-scenario-file FILE`` (repeatable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .app import MockConfig
+from .paths import SCENARIOS_DIR
+from .testing import MockServer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cloud-backup-mock", "Cloud Backup API mock")
+    group.addoption("--cloud-backup-mock-port", type=int, default=0,
+                    help="port of the mock server (default: a free one)")
+    group.addoption("--cloud-backup-mock-scenarios", default=str(SCENARIOS_DIR),
+                    help="folder of scenario files and world.yaml (default: the shipped ones)")
+    group.addoption("--cloud-backup-mock-scenario-file", action="append", default=[],
+                    help="an extra scenario file (repeatable)")
+
+
+@pytest.fixture(scope="session")
+def cloud_backup_mock_config(request: pytest.FixtureRequest) -> MockConfig:
+    """Override this fixture to configure the session's mock (e.g. world settings)."""
+    option = request.config.getoption
+    return MockConfig(scenarios_dir=Path(option("--cloud-backup-mock-scenarios")),
+                      scenario_files=[Path(f) for f in option("--cloud-backup-mock-scenario-file")])
+
+
+@pytest.fixture(scope="session")
+def cloud_backup_mock_server(request: pytest.FixtureRequest, cloud_backup_mock_config: MockConfig):
+    with MockServer(cloud_backup_mock_config, port=request.config.getoption("--cloud-backup-mock-port")) as server:
+        yield server
+
+
+@pytest.fixture
+def cloud_backup_mock(cloud_backup_mock_server: MockServer):
+    cloud_backup_mock_server.reset()
+    yield cloud_backup_mock_server
+    cloud_backup_mock_server.reset()

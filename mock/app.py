@@ -4,6 +4,7 @@ answered by the scenario engine, plus the admin API under ``/__mock``."""
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -48,6 +49,7 @@ class MockConfig:
     settings: dict[str, Any] = field(default_factory=dict)  # overrides of world.yaml's settings
     journal_size: int = 1000  # requests kept in the journal (oldest dropped first)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    admin_token: str | None = None  # when set, the admin API needs it as X-Admin-Token
 
 
 def build_engine(config: MockConfig) -> Engine:
@@ -80,7 +82,7 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     admin_document = yaml.safe_load(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
     allow.add_document(admin_document, ADMIN_BASE_PATH)
     journal = Journal(config.journal_size)
-    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal)),
+    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal), config.admin_token),
                 validator_map=VALIDATORS)
     app.add_middleware(ExchangeMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
                        contract=engine.contract, journal=journal, log_format=config.log_format,
@@ -111,12 +113,28 @@ class _EngineResolver(Resolver):
 
 
 class _AdminResolver(Resolver):
-    def __init__(self, admin: Admin):
+    """Admin operations resolve to :class:`Admin` methods, behind ``X-Admin-Token`` when one is set."""
+
+    def __init__(self, admin: Admin, token: str | None):
         super().__init__()
-        self.admin = admin
+        self.admin, self.token = admin, token
 
     def resolve(self, operation):
-        return Resolution(getattr(self.admin, operation.operation_id), operation.operation_id)
+        handler = getattr(self.admin, operation.operation_id)
+        if self.token is None:
+            return Resolution(handler, operation.operation_id)
+        token = self.token
+
+        @functools.wraps(handler)
+        async def guarded(*args: Any, **kwargs: Any) -> Response:
+            given = connexion.context.scope._get_current_object()
+            sent = dict(Request(given).headers).get("x-admin-token")
+            if not sent or not hmac.compare_digest(sent, token):
+                return JSONResponse({"message": "The admin API needs a valid X-Admin-Token header.",
+                                     "errors": ["missing or wrong X-Admin-Token"]}, status_code=401)
+            return await handler(*args, **kwargs)
+
+        return Resolution(guarded, operation.operation_id)
 
 
 def _dispatcher(engine: Engine):

@@ -40,13 +40,15 @@ def main() -> None:
               help="Requests kept in the journal (a ring buffer: the oldest go first).")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
               help="Larger request bodies are refused with 413.")
+@click.option("--admin-token", default=None, envvar="CLOUD_BACKUP_MOCK_ADMIN_TOKEN", metavar="TOKEN",
+              help="Require this X-Admin-Token on the admin API (also $CLOUD_BACKUP_MOCK_ADMIN_TOKEN).")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
-          max_body_bytes, reload, log_format, spec_file) -> None:
+          max_body_bytes, admin_token, reload, log_format, spec_file) -> None:
     """Start the mock server."""
     import logging
 
@@ -68,7 +70,10 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
             raise click.BadParameter("a number of seconds or 'never'", param_hint="--auto-report-after") from None
     config = MockConfig(spec_file=spec_file, scenarios_dir=scenarios_dir, scenario_files=list(scenario_files),
                         active=list(active), log_format=log_format, settings=settings,
-                        journal_size=journal_size, max_body_bytes=max_body_bytes)
+                        journal_size=journal_size, max_body_bytes=max_body_bytes, admin_token=admin_token)
+    if not admin_token and not _is_loopback(host):
+        click.echo(f"warning: listening on {host} beyond loopback with an open admin API: anyone who reaches it "
+                   "can change scenarios and reset state; set --admin-token", err=True)
     try:
         app = create_app(config)
     except (ScenarioError, ValueError, KeyError) as exc:
@@ -82,6 +87,17 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     finally:
         if reloader:
             reloader.stop()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @main.command()

@@ -1,0 +1,115 @@
+"""``cloud-backup-mock serve`` as a user runs it: a real process on a free port."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud_backup_mock.paths import SCENARIOS_DIR
+from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
+
+CLI = str(Path(sys.executable).with_name("cloud-backup-mock"))
+AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    processes = []
+
+    def start(*args):
+        port = free_port()
+        log = open(tmp_path / f"serve-{port}.log", "w+")
+        process = subprocess.Popen([CLI, "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
+        processes.append((process, log))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/__mock/scenarios", timeout=1)
+                return url, log
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise AssertionError(f"serve did not start:\n{log.read()}")
+                time.sleep(0.1)
+
+    yield start
+    for process, log in processes:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def read_log(log) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def test_serve_with_a_scenario_and_json_log(serve):
+    url, log = serve("--scenario", "upstream-unavailable;failures=1", "--log-format", "json")
+    headers = {"X-Auth-Token": DOCS_TOKEN}
+    assert httpx.get(url + AGENT_URL, headers=headers).status_code == 503
+    assert httpx.get(url + AGENT_URL, headers=headers).status_code == 200
+    time.sleep(0.2)
+    lines = [json.loads(line.split(" INFO ", 1)[1]) for line in read_log(log).splitlines() if '"operation": "getAgent"' in line]
+    assert [(l["project"], l["operation"], l["scenario"], l["status"]) for l in lines] == [
+        ("110011", "getAgent", "upstream-unavailable", 503), ("110011", "getAgent", "default", 200)]
+    assert all(isinstance(l["ms"], float) for l in lines)
+
+
+def test_serve_refuses_a_broken_scenario_folder(tmp_path):
+    folder = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS_DIR, folder)
+    (folder / "bad.yaml").write_text("name: bad\ndescription: d\nrules: [{operation: nope, response: {status: 200}}]\n")
+    result = subprocess.run([CLI, "serve", "--port", str(free_port()), "--scenarios", str(folder)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{folder / 'bad.yaml'}: scenario 'bad' rule 1 (nope): unknown operation 'nope'" in result.stderr
+
+
+def test_reload_survives_broken_edits(serve, tmp_path):
+    folder = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS_DIR, folder)
+    url, log = serve("--scenarios", str(folder), "--reload")
+    headers = {"X-Auth-Token": DOCS_TOKEN, "X-Mock-Scenario": "teapot"}
+    assert httpx.get(url + AGENT_URL, headers=headers).status_code == 400  # unknown yet
+    (folder / "teapot.yaml").write_text("name: teapot\ndescription: d\n"
+                                        "rules: [{operation: getAgent, response: {status: 409, body: {message: busy}}}]\n")
+    deadline = time.monotonic() + 10
+    while httpx.get(url + AGENT_URL, headers=headers).status_code != 409:
+        assert time.monotonic() < deadline, read_log(log)
+        time.sleep(0.2)
+    (folder / "teapot.yaml").write_text("name: teapot\nrules: [oops\n")
+    deadline = time.monotonic() + 10
+    while "keeping the last good set" not in read_log(log):
+        assert time.monotonic() < deadline, read_log(log)
+        time.sleep(0.2)
+    assert httpx.get(url + AGENT_URL, headers=headers).status_code == 409  # last good set still answers
+    assert f"{folder / 'teapot.yaml'}:" in read_log(log)
+
+
+def test_admin_token_guards_the_admin_api_and_beyond_loopback_warns(serve):
+    url, log = serve("--admin-token", "s3cret", "--host", "0.0.0.0")
+    assert "warning: listening on 0.0.0.0" not in read_log(log)
+    refused = httpx.post(url + "/__mock/reset")
+    assert refused.status_code == 401 and refused.json()["message"] == "The admin API needs a valid X-Admin-Token header."
+    assert httpx.post(url + "/__mock/reset", headers={"X-Admin-Token": "wrong"}).status_code == 401
+    assert httpx.post(url + "/__mock/reset", headers={"X-Admin-Token": "s3cret"}).json() == {"reset": "all"}
+
+
+def test_open_admin_api_beyond_loopback_warns(serve):
+    url, log = serve("--host", "0.0.0.0")
+    assert "warning: listening on 0.0.0.0 beyond loopback with an open admin API" in read_log(log)

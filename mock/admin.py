@@ -37,7 +37,11 @@ class Admin:
 
     async def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
                            status: int | None = None, since: str | None = None) -> JSONResponse:
-        entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since)
+        try:
+            entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since)
+        except ValueError as exc:
+            return JSONResponse({"message": f"Invalid request: query parameter since: {exc}",
+                                 "errors": [f"since: {since!r} is not an ISO 8601 date-time"]}, status_code=400)
         return JSONResponse({"requests": entries, "size": self.journal.size})
 
     async def clearRequests(self, project_id: str | None = None) -> JSONResponse:  # noqa: N802

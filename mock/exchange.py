@@ -62,7 +62,10 @@ class ExchangeMiddleware:
             exchange["body"] = body
             await self.app(scope, _replay(body, receive), send_or_hang_up)
         finally:
-            self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000)
+            try:
+                self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000)
+            except Exception:  # recording must never break answering
+                log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
 
     async def _read_body(self, scope, receive) -> bytes | None:
         """The whole request body, or None when it is over the limit."""
@@ -142,7 +145,7 @@ def _decode(body: bytes | None) -> Any:
         return None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")
 
 

@@ -3,10 +3,12 @@ and report every error with the field it concerns (plugged in through Connexion'
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
@@ -18,11 +20,36 @@ _BODY_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, vali
 _PARAMETER_VALIDATORS: dict[int, tuple[Any, Any]] = {}
 
 
+_CHARSET = re.compile(r";\s*charset\s*=\s*([^;\s]+)", re.I)
+
+
 def _field(error) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".") or "body"
 
 
 class CachingJSONBodyValidator(JSONRequestBodyValidator):
+    async def _parse(self, stream, scope) -> Any:
+        """Strict JSON: a Content-Type is required, in UTF-8; any body that does not parse is a 400."""
+        raw = b"".join([message async for message in stream])
+        if not raw:
+            return None
+        content_type = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"), None)
+        if content_type is None:
+            raise UnsupportedMediaTypeProblem(detail="no Content-Type header; send Content-Type: application/json")
+        charset = _CHARSET.search(content_type)
+        if charset and charset.group(1).strip("\"'").lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UnsupportedMediaTypeProblem(detail=f"charset={charset.group(1)}; the API takes JSON in UTF-8")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(detail=f"body: not valid UTF-8 (byte {exc.start})") from None
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise BadRequestProblem(detail="body: JSON nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+            raise BadRequestProblem(detail=f"body: not valid JSON ({exc})") from None
+
     @property
     def _validator(self):
         entry = _BODY_VALIDATORS.get(id(self._schema))

@@ -38,7 +38,7 @@ def test_path_parameter_format_is_checked(client):
 
 def test_malformed_json(client):
     body = assert_api_error(client.post(VERIFY, content=b'{"agent_id": ', headers={"Content-Type": "application/json"}), 400)
-    assert body["message"].startswith("Invalid request: Expecting value")
+    assert body["message"].startswith("Invalid request: body: not valid JSON (Expecting value")
 
 
 def test_wrong_content_type(client):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,28 @@ class MockConfig:
     journal_size: int = 1000  # requests kept in the journal (oldest dropped first)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     admin_token: str | None = None  # when set, the admin API needs it as X-Admin-Token
+
+
+    def to_json(self) -> str:
+        return json.dumps({k: [str(p) for p in v] if k == "scenario_files" else (str(v) if isinstance(v, Path) else v)
+                           for k, v in self.__dict__.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> "MockConfig":
+        data = json.loads(text)
+        for key in ("spec_file", "scenarios_dir", "world_file"):
+            if data.get(key) is not None:
+                data[key] = Path(data[key])
+        data["scenario_files"] = [Path(p) for p in data.get("scenario_files", [])]
+        return cls(**data)
+
+
+CONFIG_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_CONFIG"
+
+
+def app_from_environment() -> AsyncApp:
+    """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``."""
+    return create_app(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))
 
 
 def build_engine(config: MockConfig) -> Engine:

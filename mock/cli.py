@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -42,19 +43,21 @@ def main() -> None:
               help="Larger request bodies are refused with 413.")
 @click.option("--admin-token", default=None, envvar="CLOUD_BACKUP_MOCK_ADMIN_TOKEN", metavar="TOKEN",
               help="Require this X-Admin-Token on the admin API (also $CLOUD_BACKUP_MOCK_ADMIN_TOKEN).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes. Each keeps its own world and journal: for load, not for stateful sandboxes.")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
-          max_body_bytes, admin_token, reload, log_format, spec_file) -> None:
+          max_body_bytes, admin_token, workers, reload, log_format, spec_file) -> None:
     """Start the mock server."""
     import logging
 
     import uvicorn
 
-    from .app import MockConfig, create_app
+    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, create_app
     from .reloader import ScenarioReloader
     from .scenarios import ScenarioError
     from .server import UVICORN_DEFAULTS
@@ -74,16 +77,23 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     if not admin_token and not _is_loopback(host):
         click.echo(f"warning: listening on {host} beyond loopback with an open admin API: anyone who reaches it "
                    "can change scenarios and reset state; set --admin-token", err=True)
+    if workers > 1 and reload:
+        raise click.UsageError("--reload works with one worker only")
     try:
-        app = create_app(config)
+        app = create_app(config)  # also checks the configuration before any worker starts
     except (ScenarioError, ValueError, KeyError) as exc:
         click.echo(f"error: cannot start the mock:\n{exc}", err=True)
         sys.exit(2)
-    reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
     click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
                f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
+    options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
+    if workers > 1:
+        os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
+        uvicorn.run("cloud_backup_mock.app:app_from_environment", factory=True, workers=workers, **options)
+        return
+    reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
     try:
-        uvicorn.run(app, host=host, port=port, **{**UVICORN_DEFAULTS, "log_level": "info"})
+        uvicorn.run(app, **options)
     finally:
         if reloader:
             reloader.stop()

@@ -45,7 +45,7 @@ def test_fingerprint_conflict_is_a_clear_error(cloud_backup_mock, agent, client)
 
 
 def test_verification_follows_location_until_the_agent_reports(cloud_backup_mock, agent, client):
-    cloud_backup_mock.world("110011").settings.auto_report_after_seconds = 0.3
+    cloud_backup_mock.world("110011").settings.auto_report_after_seconds = 1.0
     client.authenticate(agent["id"], agent["password"], HOST)
     assert client.verify_vault_password(agent["id"], "0bff42a526") is True
     reads = cloud_backup_mock.calls("getVaultPasswordVerification")

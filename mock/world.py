@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -40,6 +41,8 @@ class Settings:
     auto_report_verified: bool = True
     auto_report_succeeded: bool = True
     always_valid_tokens: tuple[str, ...] = ()
+    max_tokens: int = 10000  # per project; the oldest are forgotten first (expired ones as soon as seen)
+    max_vault_requests: int = 1000  # per project; the oldest are forgotten first
 
 
 @dataclass
@@ -91,8 +94,10 @@ class ProjectWorld:
         self.project_id, self.settings, self.clock = project_id, copy.deepcopy(seed.settings), clock
         self.lock = threading.RLock()
         self.agents: dict[str, dict[str, Any]] = {}
+        # Insertion-ordered, so the oldest entries are at the front: state stays bounded in long-lived sandboxes.
         self.tokens: dict[str, dict[str, Any]] = {}
         self.requests: dict[tuple[str, str], VaultRequest] = {}
+        self.pending: deque[VaultRequest] = deque()  # not reported yet, oldest first
         self.event_counter = 5650135585
         for agent in seed.agents:
             record = copy.deepcopy(agent)
@@ -135,16 +140,24 @@ class ProjectWorld:
 
     # ---- time: the agent reports on its own after a delay, unless told otherwise
     def tick(self) -> None:
+        now = self.clock()
+        while self.tokens:
+            oldest = next(iter(self.tokens.values()))
+            if oldest["expires_at"] > now and len(self.tokens) <= self.settings.max_tokens:
+                break
+            del self.tokens[oldest["id"]]
         delay = self.settings.auto_report_after_seconds
         if delay is None:
             return
-        due = self.clock() - timedelta(seconds=delay)
-        for request in self.requests.values():
-            if request.result is None and request.created <= due:
-                if request.kind == "verification":
-                    self._report_verification(request, self.settings.auto_report_verified)
-                else:
-                    self._report_encryption(request, request.action or "enabled", self.settings.auto_report_succeeded)
+        due = now - timedelta(seconds=delay)
+        while self.pending and self.pending[0].created <= due:
+            request = self.pending.popleft()
+            if request.result is not None or self.requests.get((request.kind, request.id)) is not request:
+                continue  # reported already, or forgotten
+            if request.kind == "verification":
+                self._report_verification(request, self.settings.auto_report_verified)
+            else:
+                self._report_encryption(request, request.action or "enabled", self.settings.auto_report_succeeded)
 
     # ---- effects
     def apply(self, effect: str, args: dict[str, Any]) -> Any:
@@ -189,6 +202,7 @@ class ProjectWorld:
         expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
         token = {"id": uuid.uuid4().hex, "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
         self.tokens[token["id"]] = token
+        self.tick()  # forget the oldest past max_tokens
         return token
 
     def effect_expire_tokens(self) -> int:
@@ -212,6 +226,9 @@ class ProjectWorld:
             action = "changed" if (self.agent(target) or {}).get("vault", {}).get("encrypted") else "enabled"
         request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
         self.requests[(kind, request.id)] = request
+        self.pending.append(request)
+        while len(self.requests) > self.settings.max_vault_requests:
+            del self.requests[next(iter(self.requests))]
         return request
 
     def effect_report_verification(self, request_id: str, verified: bool) -> dict[str, Any]:

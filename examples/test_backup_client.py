@@ -33,7 +33,7 @@ def test_authenticate_retries_after_503_as_told(cloud_backup_mock, agent, client
     assert cloud_backup_mock.last_body("authenticateAgent")["id"] == agent["id"]
     assert client.get_agent(agent["id"])["id"] == agent["id"]
     assert cloud_backup_mock.calls("getAgent")[-1]["headers"]["x-auth-token"] == "***"  # tokens are masked
-    assert len(token) == 32
+    assert len(token) == 36
 
 
 def test_fingerprint_conflict_is_a_clear_error(cloud_backup_mock, agent, client):

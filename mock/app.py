@@ -108,7 +108,7 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal), config.admin_token),
                 validator_map=VALIDATORS)
     app.add_middleware(ExchangeMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
-                       contract=engine.contract, journal=journal, log_format=config.log_format,
+                       contract=engine.contract, journal=journal, allow=allow, log_format=config.log_format,
                        max_body_bytes=config.max_body_bytes)
     app.engine, app.journal = engine, journal  # for the CLI, the pytest plugin and tests
     return app

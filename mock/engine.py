@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from .contract import Contract, Operation, schema_errors
 from .samples import sample_body, sample_header
@@ -279,7 +280,7 @@ class Engine:
         def url(operation_id: str, **params: Any) -> str:
             template = self.contract.operation(operation_id).path
             values = {"project_id": request.project_id, **params}
-            return request.base_url + re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+            return request.base_url + re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), template)
 
         return {
             "operation": request.operation.operation_id, "project_id": request.project_id,

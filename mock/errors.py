@@ -28,29 +28,35 @@ def error_response(status: int, message: str, errors: Iterable[str] = (), header
 
 
 class AllowIndex:
-    """The methods each path of the served documents allows, for 405's ``Allow``.
+    """The methods a path allows, for 405's ``Allow``, from the served documents.
 
-    Starlette only lists the first route that partly matches, and Connexion adds one route
-    per (path, method), so the answer is computed from the documents instead.
+    Where several templates match (``…/agents/tokens`` and ``…/agents/{agent_id}``) the most
+    specific one, with the most literal segments, decides, as it does for routing.
     """
 
     def __init__(self) -> None:
-        self.entries: list[tuple[Any, set[str]]] = []
+        self.entries: list[tuple[Any, int, set[str]]] = []
 
     def add_document(self, document: dict[str, Any], base_path: str = "") -> None:
         for path, item in document.get("paths", {}).items():
             methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "options", "head", "patch")}
             if "GET" in methods:
                 methods.add("HEAD")
-            regex, _, _ = compile_path(base_path + starlettify_path(path))
-            self.entries.append((regex, methods))
+            template = base_path + path
+            literal = sum(1 for part in template.split("/") if part and not part.startswith("{"))
+            regex, _, _ = compile_path(starlettify_path(template))
+            self.entries.append((regex, literal, methods))
 
     def allowed(self, path: str) -> list[str]:
-        found: set[str] = set()
-        for regex, methods in self.entries:
-            if regex.match(path):
-                found |= methods
-        return sorted(found)
+        matches = [(literal, methods) for regex, literal, methods in self.entries if regex.match(path)]
+        if not matches:
+            return []
+        best = max(literal for literal, _ in matches)
+        return sorted(set().union(*(methods for literal, methods in matches if literal == best)))
+
+
+def method_not_allowed_body(method: str, path: str, allowed: list[str]) -> tuple[str, list[str]]:
+    return f"Method {method} is not allowed on {path}.", [f"allowed methods: {', '.join(allowed)}"]
 
 
 def install_error_handlers(app, allow: AllowIndex):
@@ -75,8 +81,7 @@ def install_error_handlers(app, allow: AllowIndex):
             status = 405  # an extra route's Mount matched first: Starlette says 404 where 405 is right
         if status == 405:
             headers["Allow"] = ", ".join(allowed)
-            return error_response(405, f"Method {request.method} is not allowed on {path}.",
-                                  [f"allowed methods: {', '.join(allowed)}"], headers)
+            return error_response(405, *method_not_allowed_body(request.method, path, allowed), headers)
         if status == 404:
             return error_response(404, f"No operation at {path}.", [f"{request.method} {path} is not in the contract"])
         phrase = http.HTTPStatus(status).phrase

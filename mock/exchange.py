@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from .contract import Contract
-from .errors import error_body
+from .errors import AllowIndex, error_body, method_not_allowed_body
 from .journal import Journal, masked_headers
 from .world import iso, utc_now
 
@@ -31,9 +31,9 @@ def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 class ExchangeMiddleware:
-    def __init__(self, app, contract: Contract, journal: Journal, log_format: str | None = None,
+    def __init__(self, app, contract: Contract, journal: Journal, allow: AllowIndex, log_format: str | None = None,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
-        self.app, self.contract, self.journal = app, contract, journal
+        self.app, self.contract, self.journal, self.allow = app, contract, journal, allow
         self.log_format, self.max_body_bytes = log_format, max_body_bytes
 
     async def __call__(self, scope, receive, send):
@@ -55,9 +55,18 @@ class ExchangeMiddleware:
             await send(message)
 
         try:
+            allowed = self.allow.allowed(scope["path"])
+            if allowed and scope["method"] not in allowed:
+                # Decided here, by the most specific template: routing alone would send GET …/agents/tokens
+                # to getAgent with agent_id "tokens".
+                await _send_error(send_or_hang_up, 405, *method_not_allowed_body(scope["method"], scope["path"], allowed),
+                                  extra=[(b"allow", ", ".join(allowed).encode())])
+                return
             body = await self._read_body(scope, receive)
             if body is None:
-                await _send_413(send_or_hang_up, self.max_body_bytes)
+                await _send_error(send_or_hang_up, 413, f"The request body is larger than the mock's limit of "
+                                  f"{self.max_body_bytes} bytes.", [f"limit: {self.max_body_bytes} bytes (serve --max-body-bytes)"],
+                                  extra=[(b"connection", b"close")])
                 return
             exchange["body"] = body
             await self.app(scope, _replay(body, receive), send_or_hang_up)
@@ -125,12 +134,11 @@ def _replay(body: bytes, receive):
     return replay
 
 
-async def _send_413(send, limit: int) -> None:
-    content = error_body(f"The request body is larger than the mock's limit of {limit} bytes.",
-                         [f"limit: {limit} bytes (serve --max-body-bytes)"])
-    await send({"type": "http.response.start", "status": 413,
+async def _send_error(send, status: int, message: str, errors: list[str], extra: list[tuple[bytes, bytes]] = ()) -> None:
+    content = error_body(message, errors)
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
-                            (b"connection", b"close")]})
+                            *extra]})
     await send({"type": "http.response.body", "body": content})
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 import yaml
 
@@ -175,11 +176,13 @@ class ProjectWorld:
         fingerprint = host.pop("fingerprint", None)
         machine = host.get("machine") or {}
         if machine.get("id"):
-            machine.setdefault("links", [{"href": f"{base_url}/v2/{self.project_id}/servers/{machine['id']}", "rel": "full"}])
+            machine.setdefault("links", [{"href": f"{base_url}/v2/{quote(self.project_id, safe='')}/servers/"
+                                                  f"{quote(str(machine['id']), safe='')}", "rel": "full"}])
         vault_id = str(uuid.uuid4())
         region = host.get("region") or "DFW"
         use_internal = (body.get("vault") or {}).get("use_internal", host.get("flavor") != "rackspace_dedicated")
-        agent_url = f"{base_url}/v2/{self.project_id}/agents/{agent_id}"
+        project = quote(self.project_id, safe="")  # the path's value, as it goes back into URLs
+        agent_url = f"{base_url}/v2/{project}/agents/{agent_id}"
         record = {
             "project_id": self.project_id, "id": agent_id, "password": str(uuid.uuid4()),
             "name": body.get("name"), "version": body.get("version"), "host": host, "enabled": True,
@@ -200,7 +203,7 @@ class ProjectWorld:
 
     def effect_issue_token(self, agent_id: str | None = None) -> dict[str, Any]:
         expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
-        token = {"id": uuid.uuid4().hex, "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
+        token = {"id": str(uuid.uuid4()), "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
         self.tokens[token["id"]] = token
         self.tick()  # forget the oldest past max_tokens
         return token

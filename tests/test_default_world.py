@@ -1,6 +1,7 @@
 """The default world over real HTTP: the docs' examples as printed, state, tokens, isolation."""
 
 import json
+import uuid
 from urllib.parse import urlsplit
 
 import httpx
@@ -73,7 +74,7 @@ def test_docs_token_request_as_printed(client):
     assert response.status_code == 200
     assert_contract("authenticateAgent", response)
     token = response.json()["token"]
-    assert len(token["id"]) == 32 and token["expires"].endswith("Z")
+    assert uuid.UUID(token["id"]) and token["expires"].endswith("Z")
     me = client.get(f"/v2/110011/agents/{DOCS_AGENT}", headers={"X-Auth-Token": token["id"]})
     assert me.status_code == 200
 
@@ -212,3 +213,11 @@ def test_location_honours_forwarded_proto_and_host(client):
     assert response.headers["location"].startswith(
         f"https://sandbox.example.com/v2/110011/agents/{DOCS_AGENT}/vault-password-verification-requests/")
 
+
+
+def test_urls_built_from_unusual_project_ids_are_encoded_and_resolve(client):
+    response = register(client, project="%C3%A9quipe%20a")  # "équipe a"
+    location = response.headers["location"]
+    assert location.endswith(f"/v2/%C3%A9quipe%20a/agents/{response.json()['id']}")
+    assert response.json()["links"][0]["href"] == location
+    assert client.get(location).status_code == 200

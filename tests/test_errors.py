@@ -57,6 +57,8 @@ def test_unknown_path_is_404(client):
     ("GET", "/v2/110011/agents", "POST"),
     ("PUT", f"{VERIFY}/f353f472-4931-463a-9920-1dcad25f88e7", "GET, HEAD, POST"),
     ("DELETE", "/__mock/scenarios", "GET, HEAD"),
+    ("GET", "/v2/110011/agents/tokens", "POST"),  # the literal template wins over .../agents/{agent_id}
+    ("OPTIONS", "/v2/110011/agents/tokens", "POST"),
 ])
 def test_wrong_method_is_405_with_allow(client, method, path, allow):
     response = client.request(method, path)

@@ -1,0 +1,144 @@
+"""Where a request's time goes inside the mock: cProfile of the ASGI app, in process.
+
+    .venv/bin/python benchmarks/profile_request_path.py [--requests 3000] [--op getAgent|verify|token|all] [--top 40]
+
+The app is the one ``cloud-backup-mock serve`` runs (default scenarios, text request log written to
+/dev/null), driven by httpx.ASGITransport, so no socket and no HTTP parser are in the picture: what
+is left is Connexion's middleware stack, validation, security, our exchange middleware, the engine,
+templating and the JSON answer. The summary groups inclusive time by layer; --top prints the usual
+cProfile listing too. (For the HTTP layers, profile a real server: py-spy record -p PID under wrk.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import logging
+import pstats
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import AGENT_ID, PROJECT_ID, TOKEN, load_spec, request_mix  # noqa: E402
+
+# What to sum, as (label, filename part, function name or None for "any in that file").
+# Inclusive ("cumulative") times of the outermost matching frame; layers nest, so they do not add to 100 %.
+LAYERS = [
+    ("whole request (ASGI app)", "connexion/apps/abstract.py", "__call__"),
+    ("exchange middleware: __call__", "mock/exchange.py", "__call__"),
+    ("exchange: _finish (journal + log)", "mock/exchange.py", "_finish"),
+    ("  journal: masked_headers", "mock/journal.py", "masked_headers"),
+    ("  log record formatting/emit", "logging/__init__.py", "handle"),
+    ("  exchange: _decode (json.loads of body)", "mock/exchange.py", "_decode"),
+    ("exchange: iso(utc_now())", "mock/world.py", "iso"),
+    ("connexion routing middleware", "connexion/middleware/routing.py", "__call__"),
+    ("connexion security middleware", "connexion/middleware/security.py", "__call__"),
+    ("  security: token_info (engine.authenticate)", "mock/app.py", "token_info"),
+    ("connexion request validation middleware", "connexion/middleware/request_validation.py", "__call__"),
+    ("  parameter validation", "connexion/validators/parameter.py", "validate"),
+    ("  body validation (_parse + _validate)", "connexion/validators/abstract.py", "wrap_receive"),
+    ("  body: our _validate (Draft4 iter_errors)", "mock/validators.py", "_validate"),
+    ("connexion response validation middleware", "connexion/middleware/response_validation.py", "__call__"),
+    ("connexion context middleware", "connexion/middleware/context.py", "__call__"),
+    ("connexion operation (parameter decorator)", "connexion/decorators/main.py", "wrapper"),
+    ("  our dispatch()", "mock/app.py", "dispatch"),
+    ("    starlette Request.headers (dispatch, _base_url)", "starlette/requests.py", "headers"),
+    ("    _base_url", "mock/app.py", "_base_url"),
+    ("    engine.handle", "mock/engine.py", "handle"),
+    ("      _try_rule", "mock/engine.py", "_try_rule"),
+    ("      _template_context", "mock/engine.py", "_template_context"),
+    ("      templating.render", "mock/templating.py", "render"),
+    ("      _respond", "mock/engine.py", "_respond"),
+    ("      schema_errors (answer checked against the contract)", "mock/contract.py", "schema_errors"),
+    ("        OAS30Validator construction", "jsonschema/validators.py", "__init__"),
+    ("      world.apply (effects)", "mock/world.py", "apply"),
+    ("      world.tick", "mock/world.py", "tick"),
+    ("      agent_view", "mock/world.py", "agent_view"),
+    ("    json.dumps of the answer", "json/__init__.py", "dumps"),
+    ("deepcopy (anywhere)", "copy.py", "deepcopy"),
+]
+
+
+def build_app():
+    warnings.filterwarnings("ignore")
+    from cloud_backup_mock.app import MockConfig, create_app
+
+    logging.basicConfig(level=logging.INFO, stream=open("/dev/null", "w"),
+                        format="%(asctime)s %(levelname)s %(message)s")
+    return create_app(MockConfig(log_format="text"))
+
+
+async def drive(app, reqs, count: int, profiler: cProfile.Profile | None = None) -> float:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
+        for i in range(50):  # warm-up: caches, lazy imports
+            r = reqs[i % len(reqs)]
+            await client.request(r.method, r.path, headers=r.headers, content=r.body)
+        if profiler:
+            profiler.enable()
+        started = time.perf_counter()
+        for i in range(count):
+            r = reqs[i % len(reqs)]
+            resp = await client.request(r.method, r.path, headers=r.headers, content=r.body)
+            if resp.status_code != r.expected:
+                raise SystemExit(f"{r.name}: {resp.status_code} {resp.text[:200]}")
+        elapsed = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+        return elapsed
+
+
+def layer_times(stats: pstats.Stats) -> list[tuple[str, float, int]]:
+    """(label, inclusive seconds, calls) per layer: cProfile's cumulative time of the matching
+    function (the outermost one where several match, e.g. nested routers)."""
+    raw = stats.stats  # (file, line, func) -> (cc, nc, tt, ct, callers)
+    out = []
+    for label, file_part, func in LAYERS:
+        best = (0.0, 0)
+        for (filename, _line, name), (cc, _nc, tt, ct, _callers) in raw.items():
+            if file_part in filename and (func is None or name == func):
+                best = max(best, (ct, cc))
+        out.append((label, *best))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--op", choices=["getAgent", "verify", "token", "all"], default="all")
+    parser.add_argument("--top", type=int, default=0, help="also print cProfile's top N by cumulative time")
+    parser.add_argument("--no-profile", action="store_true", help="only time the requests")
+    parser.add_argument("--dump", type=Path, help="write the raw pstats here")
+    args = parser.parse_args()
+    mix = request_mix(load_spec())
+    pick = {"getAgent": [mix[2]], "verify": [mix[1]], "token": [mix[0]], "all": mix}[args.op]
+    app = build_app()
+    if args.no_profile:
+        elapsed = asyncio.run(drive(app, pick, args.requests))
+        print(f"{args.op}: {args.requests} requests in {elapsed:.2f} s = {elapsed / args.requests * 1e6:.0f} µs each")
+        return
+    profiler = cProfile.Profile()
+    elapsed = asyncio.run(drive(app, pick, args.requests, profiler))
+    stats = pstats.Stats(profiler)
+    if args.dump:
+        stats.dump_stats(args.dump)
+    whole = next(t for label, t, _ in layer_times(stats) if label.startswith("whole"))
+    print(f"# {args.op}: {args.requests} requests, {elapsed / args.requests * 1e6:.0f} µs each under cProfile")
+    print(f"{'layer (inclusive)':62} {'µs/req':>8} {'% of app':>8} {'calls/req':>9}")
+    for label, total, calls in layer_times(stats):
+        print(f"{label:62} {total / args.requests * 1e6:8.0f} {100 * total / whole:7.1f}% {calls / args.requests:9.1f}")
+    if args.top:
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.top)
+        print(buf.getvalue())
+
+
+if __name__ == "__main__":
+    main()

@@ -130,6 +130,41 @@ def lint(directory: Path, spec_file: Path) -> None:
     click.echo(f"{len(scenarios)} scenarios in {directory} keep to {spec_file}.")
 
 
+@main.command()
+@click.option("--base-url", required=True, help="The server to check, e.g. https://staging.example.com")
+@click.option("--max-examples", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Generated requests per operation (positive and negative data).")
+@click.option("--include-operation-id", "operation_ids", multiple=True, metavar="OPERATION_ID",
+              help="Check only this operation (repeatable; default: every operation).")
+@click.option("--auth-token", default=None, envvar="CLOUD_BACKUP_AUTH_TOKEN", metavar="TOKEN",
+              help="X-Auth-Token to send (also $CLOUD_BACKUP_AUTH_TOKEN); e.g. the mock's 0f6e9f63600142f0a970911583522217.")
+@click.option("--seed", type=int, default=None, help="Random seed, to replay a run.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+              show_default=True, help="The contract to check against.")
+def check(base_url, max_examples, operation_ids, auth_token, seed, spec_file) -> None:
+    """Run schemathesis (every check, valid and invalid data) against a server claiming to implement
+    the contract; exit 1 on any failure, each printed with a curl line that reproduces it."""
+    import subprocess
+    import tempfile
+
+    command = [sys.executable, "-m", "schemathesis.cli", "run", str(spec_file), "--url", base_url,
+               "--checks", "all", "--mode", "all", "--max-examples", str(max_examples),
+               "--generation-database", "none", "--no-color"]
+    for operation_id in operation_ids:
+        command += ["--include-operation-id", operation_id]
+    if auth_token:
+        command += ["--header", f"X-Auth-Token: {auth_token}"]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    with tempfile.TemporaryDirectory() as scratch:  # schemathesis writes its caches in the working directory
+        result = subprocess.run(command, cwd=scratch)
+    if result.returncode == 0:
+        click.echo(f"{base_url} keeps to {spec_file}.")
+    elif result.returncode == 1:
+        click.echo(f"{base_url} breaks the contract: see the failures above (each with a curl line).", err=True)
+    sys.exit(result.returncode)
+
+
 @main.group()
 def spec() -> None:
     """Build and check spec/openapi.yaml from the reference pages."""

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from .fast_schema import is_valid
 from .paths import SPEC_FILE
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -43,8 +44,15 @@ def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
 
 def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
     """Readable validation errors of ``value`` against an OpenAPI 3.0 schema (refs already resolved)."""
-    validator = OAS30Validator(schema, format_checker=oas30_format_checker)
-    return [_describe(e) for e in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))]
+    if is_valid(schema, value):
+        return []
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = _VALIDATORS[id(schema)] = (schema, OAS30Validator(schema, format_checker=oas30_format_checker))
+    return [_describe(e) for e in sorted(entry[1].iter_errors(value), key=lambda e: list(e.absolute_path))]
+
+
+_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema kept alive, validator)
 
 
 def _describe(error) -> str:

@@ -14,6 +14,8 @@ from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker
 
+from .fast_schema import is_valid
+
 # Every format jsonschema knows (Draft 4's own checker has no "uuid", which the contract uses).
 FORMATS = FormatChecker()
 _BODY_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator); the schema is kept alive
@@ -61,6 +63,8 @@ class CachingJSONBodyValidator(JSONRequestBodyValidator):
     def _validate(self, body: Any) -> None:
         if not self._nullable and body is None:
             raise BadRequestProblem(detail="body: a JSON request body is required")
+        if is_valid(self._schema, body):
+            return
         errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             messages = [f"{_field(e)}: {e.message}" for e in errors]

@@ -119,7 +119,8 @@ class ProjectWorld:
         agent = self.agent(agent_id)
         if agent is None:
             return None
-        view = {k: copy.deepcopy(v) for k, v in agent.items() if k not in PRIVATE_AGENT_FIELDS}
+        # Shallow: the view is serialised at once and never changed, so nested values can be shared.
+        view = {k: v for k, v in agent.items() if k not in PRIVATE_AGENT_FIELDS}
         if not with_password:
             view.pop("password", None)
         return view

@@ -26,10 +26,11 @@ from starlette.routing import Mount
 
 from .admin import Admin
 from .contract import Contract
-from .engine import Engine, RequestContext, RequestError
+from .engine import Engine
 from .errors import AllowIndex, install_error_handlers, unhandled_error
 from .paths import SCENARIOS_DIR, SPEC_FILE
-from .exchange import DEFAULT_MAX_BODY_BYTES, ExchangeMiddleware, exchange_of
+from .exchange import DEFAULT_MAX_BODY_BYTES, ExchangeMiddleware
+from .handler import answered_by_engine, engine_asgi_app
 from .journal import Journal
 from .scenarios import load_directory
 from .validators import VALIDATORS
@@ -96,11 +97,13 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     engine = engine or build_engine(config)
     allow = AllowIndex()
     app = AsyncApp(__name__, middlewares=_middlewares(), security_map={"apiKey": _token_checker(engine)})
+    # Connexion builds its middleware stack around this app on the first request.
+    app._middleware_app = app.middleware.app = engine_asgi_app(engine)
     install_error_handlers(app, allow)
 
     api_document = engine.contract.document
     allow.add_document(api_document)
-    app.add_api(api_document, resolver=_EngineResolver(engine), validator_map=VALIDATORS,
+    app.add_api(api_document, resolver=_EngineResolver(), validator_map=VALIDATORS,
                 strict_validation=False, pythonic_params=False)
     admin_document = yaml.safe_load(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
     allow.add_document(admin_document, ADMIN_BASE_PATH)
@@ -127,12 +130,8 @@ def _middlewares() -> list[Any]:
 class _EngineResolver(Resolver):
     """Every operation of the contract resolves to the engine (ids stay unique: Connexion keys on them)."""
 
-    def __init__(self, engine: Engine):
-        super().__init__()
-        self.handler = _dispatcher(engine)
-
     def resolve(self, operation):
-        return Resolution(self.handler, operation.operation_id)
+        return Resolution(answered_by_engine, operation.operation_id)
 
 
 class _AdminResolver(Resolver):
@@ -158,45 +157,6 @@ class _AdminResolver(Resolver):
             return await handler(*args, **kwargs)
 
         return Resolution(guarded, operation.operation_id)
-
-
-def _dispatcher(engine: Engine):
-    async def dispatch(**kwargs: Any) -> Response:
-        operation_id = connexion.context.operation.operation_id
-        scope = connexion.context.scope._get_current_object()
-        request = Request(scope)
-        path_params = dict(scope.get("path_params") or {})
-        project_id = str(path_params.get("project_id", ""))
-        exchange = exchange_of(scope)
-        exchange.update(operation=operation_id, project_id=project_id)
-        context = RequestContext(
-            operation=engine.contract.operation(operation_id), project_id=project_id, path_params=path_params,
-            query={k: request.query_params.getlist(k) for k in request.query_params},
-            headers={k.lower(): v for k, v in request.headers.items()}, body=kwargs.get("body"),
-            base_url=_base_url(request), token=kwargs.get("token_info"),
-        )
-        try:
-            outcome = await engine.handle(context)
-        except RequestError as exc:
-            exchange["scenario"] = "(refused)"
-            return JSONResponse({"message": exc.message, "errors": exc.errors}, status_code=400)
-        exchange.update(scenario=outcome.scenario, rule=outcome.rule, drop=outcome.drop)
-        if outcome.drop:
-            return Response(status_code=204)  # never sent: the request log middleware hangs up instead
-        if outcome.has_body:
-            return Response(json.dumps(outcome.body), status_code=outcome.status, headers=outcome.headers,
-                            media_type="application/json")
-        return Response(status_code=outcome.status, headers=outcome.headers)
-
-    return dispatch
-
-
-def _base_url(request: Request) -> str:
-    """Scheme and host the client used, honouring a proxy's X-Forwarded-Proto and X-Forwarded-Host."""
-    headers = request.headers
-    scheme = (headers.get("x-forwarded-proto") or request.url.scheme).split(",")[0].strip()
-    host = (headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc).split(",")[0].strip()
-    return f"{scheme}://{host}"
 
 
 def _token_checker(engine: Engine):

@@ -14,6 +14,7 @@ from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker
 
+from .exchange import exchange_of
 from .fast_schema import is_valid
 
 # Every format jsonschema knows (Draft 4's own checker has no "uuid", which the contract uses).
@@ -46,11 +47,13 @@ class CachingJSONBodyValidator(JSONRequestBodyValidator):
         except UnicodeDecodeError as exc:
             raise BadRequestProblem(detail=f"body: not valid UTF-8 (byte {exc.start})") from None
         try:
-            return json.loads(text)
+            parsed = json.loads(text)
         except RecursionError:
             raise BadRequestProblem(detail="body: JSON nested too deeply") from None
         except ValueError as exc:  # JSONDecodeError, and integers too long to convert
             raise BadRequestProblem(detail=f"body: not valid JSON ({exc})") from None
+        exchange_of(scope)["json"] = parsed  # the handler takes it from here rather than parse it again
+        return parsed
 
     @property
     def _validator(self):

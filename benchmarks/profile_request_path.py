@@ -45,10 +45,10 @@ LAYERS = [
     ("  body: our _validate (Draft4 iter_errors)", "mock/validators.py", "_validate"),
     ("connexion response validation middleware", "connexion/middleware/response_validation.py", "__call__"),
     ("connexion context middleware", "connexion/middleware/context.py", "__call__"),
-    ("connexion operation (parameter decorator)", "connexion/decorators/main.py", "wrapper"),
-    ("  our dispatch()", "mock/app.py", "dispatch"),
+    
+    ("  our EngineOperation", "mock/handler.py", "__call__"),
     ("    starlette Request.headers (dispatch, _base_url)", "starlette/requests.py", "headers"),
-    ("    _base_url", "mock/app.py", "_base_url"),
+    ("    base_url", "mock/handler.py", "base_url"),
     ("    engine.handle", "mock/engine.py", "handle"),
     ("      _try_rule", "mock/engine.py", "_try_rule"),
     ("      _template_context", "mock/engine.py", "_template_context"),

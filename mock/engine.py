@@ -22,7 +22,7 @@ from urllib.parse import quote
 from .contract import Contract, Operation, schema_errors
 from .samples import sample_body, sample_header
 from .scenarios import DEFAULT_SCENARIO, Rule, Scenario
-from .templating import TemplateError, is_static, render
+from .templating import TemplateError, Variables, is_static, render
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock")
@@ -270,7 +270,7 @@ class Engine:
                    for name, spec in op.response_headers(status).items()}
         return Outcome(status, headers, body, has_body, scenario=f"Prefer: {prefer.strip()}")
 
-    def _template_context(self, request: RequestContext, world: ProjectWorld) -> dict[str, Any]:
+    def _template_context(self, request: RequestContext, world: ProjectWorld) -> Variables:
         path_params = request.path_params
 
         def caller_agent_id() -> str | None:
@@ -282,7 +282,7 @@ class Engine:
             values = {"project_id": request.project_id, **params}
             return request.base_url + re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), template)
 
-        return {
+        return Variables({
             "operation": request.operation.operation_id, "project_id": request.project_id,
             "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
             "base_url": request.base_url, "params": {},
@@ -292,7 +292,7 @@ class Engine:
             "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
-        }
+        })
 
 
 def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:

@@ -170,6 +170,9 @@ def _token_checker(engine: Engine):
         return {"sub": token.get("agent_id") or "user", "agent_id": token.get("agent_id"), "id": token["id"]}
 
     class TokenHandler(ApiKeySecurityHandler):
+        # Connexion inspects the checker's signature on every request; once is enough.
+        _accepts_kwarg = staticmethod(functools.lru_cache(maxsize=64)(ApiKeySecurityHandler._accepts_kwarg))
+
         def _resolve_func(self, security_scheme):
             return token_info
 

@@ -83,6 +83,8 @@ class CachingParameterValidator(ParameterValidator):
             return None
         if value is not None:
             schema = param.get("schema", param)
+            if is_valid(schema, value):
+                return None
             entry = _PARAMETER_VALIDATORS.get(id(schema))
             if entry is None or entry[0] is not schema:
                 entry = _PARAMETER_VALIDATORS[id(schema)] = (

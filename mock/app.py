@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import connexion
-import yaml
 from connexion import AsyncApp
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.main import ConnexionMiddleware
@@ -35,6 +34,7 @@ from .journal import Journal
 from .scenarios import load_directory
 from .validators import VALIDATORS
 from .world import Seed
+from .yaml_files import load_yaml
 
 ADMIN_BASE_PATH = "/__mock"
 WORLD_FILE = "world.yaml"
@@ -105,7 +105,7 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     allow.add_document(api_document)
     app.add_api(api_document, resolver=_EngineResolver(), validator_map=VALIDATORS,
                 strict_validation=False, pythonic_params=False)
-    admin_document = yaml.safe_load(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
+    admin_document = load_yaml(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
     allow.add_document(admin_document, ADMIN_BASE_PATH)
     journal = Journal(config.journal_size)
     app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal), config.admin_token),

@@ -10,10 +10,6 @@ from pathlib import Path
 
 import click
 
-from . import spec_build
-from .docs_page import PageError, parse_page
-from .overlay import OverlayError
-from .page_to_openapi import page_to_path_item
 from .paths import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
 
 
@@ -180,6 +176,8 @@ _spec_dir = click.option(
 @_spec_dir
 def spec_build_command(spec_dir: Path) -> None:
     """Rebuild openapi.yaml from the pages and the overlay."""
+    from . import spec_build
+
     with _contract_errors():
         out = spec_build.write(spec_dir)
     click.echo(f"wrote {out}")
@@ -189,6 +187,8 @@ def spec_build_command(spec_dir: Path) -> None:
 @_spec_dir
 def spec_check_command(spec_dir: Path) -> None:
     """Fail, with a diff, when openapi.yaml differs from a fresh build."""
+    from . import spec_build
+
     with _contract_errors():
         diff = spec_build.drift(spec_dir)
     if diff:
@@ -202,6 +202,9 @@ def spec_check_command(spec_dir: Path) -> None:
 @click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def spec_parse_command(page: Path) -> None:
     """Print, as JSON, the OpenAPI paths entry one page yields (before any overlay)."""
+    from .docs_page import parse_page
+    from .page_to_openapi import page_to_path_item
+
     with _contract_errors():
         item = page_to_path_item(parse_page(page))
     click.echo(json.dumps(item, indent=2, ensure_ascii=False))
@@ -214,6 +217,10 @@ class _contract_errors:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
+        # The builder is imported by the spec commands only: `serve` starts faster without docutils.
+        from .docs_page import PageError
+        from .overlay import OverlayError
+
         if isinstance(exc, (PageError, OverlayError, ValueError)):
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)

@@ -9,11 +9,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
-
 from .fast_schema import is_valid
 from .paths import SPEC_FILE
+from .yaml_files import load_yaml
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -48,6 +46,9 @@ def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
         return []
     entry = _VALIDATORS.get(id(schema))
     if entry is None or entry[0] is not schema:
+        # Imported here, for the messages of a value that does not fit: it costs a tenth of start-up.
+        from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
         entry = _VALIDATORS[id(schema)] = (schema, OAS30Validator(schema, format_checker=oas30_format_checker))
     return [_describe(e) for e in sorted(entry[1].iter_errors(value), key=lambda e: list(e.absolute_path))]
 
@@ -122,7 +123,7 @@ class Contract:
     @classmethod
     def load(cls, path: str | Path = SPEC_FILE) -> "Contract":
         path = Path(path)
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+        return cls(load_yaml(path.read_text(encoding="utf-8")), str(path))
 
     def operation(self, operation_id: str) -> Operation:
         try:

@@ -16,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from .contract import Contract, Operation, schema_errors
 from .templating import TemplateError, compile_condition, compile_value, is_static
 from .world import effect_names
+from .yaml_files import YAMLError, load_yaml
 
 ANY_OPERATION = "*"
 DEFAULT_SCENARIO = "default"
@@ -135,8 +135,8 @@ def load_directory(directory: str | Path, contract: Contract, extra_files: list[
 def load_file(path: str | Path, contract: Contract) -> list[Scenario]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ScenarioError([f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None

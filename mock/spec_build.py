@@ -11,6 +11,7 @@ import yaml
 from .docs_page import parse_page
 from .overlay import apply_overlay
 from .page_to_openapi import page_to_path_item
+from .yaml_files import load_yaml
 
 PAGES_DIR = "pages"
 OVERLAY_FILE = "overlay.yaml"
@@ -31,7 +32,7 @@ def pages_document(spec_dir: Path) -> dict[str, Any]:
 
 
 def build(spec_dir: Path) -> dict[str, Any]:
-    overlay = yaml.safe_load((spec_dir / OVERLAY_FILE).read_text(encoding="utf-8"))
+    overlay = load_yaml((spec_dir / OVERLAY_FILE).read_text(encoding="utf-8"))
     return apply_overlay(pages_document(spec_dir), overlay, str(spec_dir / OVERLAY_FILE))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-import yaml
+from .yaml_files import YAMLError, load_yaml
 
 Clock = Callable[[], datetime]
 # Kept on an agent's record, never shown: the registration fingerprint the token request compares.
@@ -62,9 +62,9 @@ class Seed:
         operation's documented response example (``examples`` looks it up)."""
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = load_yaml(path.read_text(encoding="utf-8")) or {}
             settings = Settings(**(data.get("settings") or {}))
-        except (OSError, yaml.YAMLError, TypeError) as exc:
+        except (OSError, YAMLError, TypeError) as exc:
             raise ValueError(f"{path}: {exc}") from None
         settings.always_valid_tokens = tuple(settings.always_valid_tokens)
         agents = []

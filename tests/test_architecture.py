@@ -8,13 +8,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "mock"
 LAYERS = {
     "builder": {"docs_page", "page_to_openapi", "overlay", "spec_build"},
-    "contract": {"contract", "paths", "fast_schema"},
+    "contract": {"contract", "paths", "fast_schema", "yaml_files"},
     "engine": {"world", "scenarios", "templating", "samples", "engine", "journal"},
     "adapters": {"app", "handler", "admin", "errors", "validators", "exchange", "server", "testing", "pytest_plugin", "reloader", "cli"},
 }
 ALLOWED = {
-    "builder": LAYERS["builder"] | {"paths"},
-    "contract": {"paths", "fast_schema"},
+    "builder": LAYERS["builder"] | {"paths", "yaml_files"},
+    "contract": {"paths", "fast_schema", "yaml_files"},
     "engine": LAYERS["contract"] | LAYERS["engine"],
     "adapters": set().union(*LAYERS.values()),
 }

@@ -39,7 +39,7 @@ LAYERS = [
     ("connexion routing middleware", "connexion/middleware/routing.py", "__call__"),
     ("connexion security middleware", "connexion/middleware/security.py", "__call__"),
     ("  security: token_info (engine.authenticate)", "mock/app.py", "token_info"),
-    ("connexion request validation middleware", "connexion/middleware/request_validation.py", "__call__"),
+    ("request validation middleware (ours, cached)", "mock/validators.py", "__call__"),
     ("  parameter validation", "connexion/validators/parameter.py", "validate"),
     ("  body validation (_parse + _validate)", "connexion/validators/abstract.py", "wrap_receive"),
     ("  body: our _validate (Draft4 iter_errors)", "mock/validators.py", "_validate"),

@@ -15,7 +15,10 @@ from typing import Any
 import connexion
 from connexion import AsyncApp
 from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.options import SwaggerUIOptions
 from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware as ConnexionRequestValidation
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolution, Resolver
 from connexion.security import ApiKeySecurityHandler
@@ -32,7 +35,7 @@ from .exchange import DEFAULT_MAX_BODY_BYTES, ExchangeMiddleware
 from .handler import answered_by_engine, engine_asgi_app
 from .journal import Journal
 from .scenarios import load_directory
-from .validators import VALIDATORS
+from .validators import VALIDATORS, RequestValidationMiddleware
 from .world import Seed
 from .yaml_files import load_yaml
 
@@ -119,10 +122,14 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
 
 def _middlewares() -> list[Any]:
     """Connexion's default stack, with two fixes: its outermost error middleware cannot call an
-    async handler (so it gets ours directly), and trailing-slash redirects are off."""
+    async handler (so it gets ours directly), and trailing-slash redirects are off; and two
+    short-cuts: validation keeps its per-operation objects, and only Swagger UI's own paths go
+    through Swagger UI's router."""
     replace = {
         ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
         RoutingMiddleware: _no_slash_redirect(RoutingMiddleware),
+        ConnexionRequestValidation: RequestValidationMiddleware,
+        SwaggerUIMiddleware: _SwaggerUIOnly,
     }
     return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares]
 
@@ -177,6 +184,20 @@ def _token_checker(engine: Engine):
             return token_info
 
     return TokenHandler
+
+
+class _SwaggerUIOnly(SwaggerUIMiddleware):
+    """Swagger UI's middleware matches every request against its routes (the UI and the
+    document, for each API) before passing it on: a tenth of a request. Only paths that can be
+    Swagger UI's (``…/ui…``, ``…/openapi.json``) go through it; the rest go straight on."""
+
+    _PATHS = (SwaggerUIOptions.swagger_ui_path, "/openapi.json")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not any(p in scope["path"] for p in self._PATHS):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _no_slash_redirect(routing_middleware):

@@ -152,10 +152,12 @@ class Engine:
             if preferred is not None:
                 return preferred
         world = self.world.project(request.project_id)
+        with world.lock:
+            world.tick()
         context: dict[str, Any] | None = None
         for name, params in chain:
             scenario = self.scenarios[name]
-            for rule in scenario.rules:
+            for rule in scenario.rules_for(request.operation.operation_id):
                 try:
                     outcome = await self._try_rule(rule, scenario, params, request, world, context)
                 except TemplateError as exc:
@@ -170,13 +172,12 @@ class Engine:
     async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
                         world: ProjectWorld, context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
         """The rule's outcome, or the (possibly new) template context when it does not answer."""
-        if not rule.applies_to(request.operation.operation_id) or not _matches(rule, request):
+        if not _matches(rule, request):
             return context
         if context is None:
             context = self._template_context(request, world)
         context["params"] = {**scenario.parameters, **params}
         with world.lock:
-            world.tick()
             if rule.when is not None and not _render(rule, rule.when, context):
                 return context
             if not self._take_turn(rule, request.project_id, context):
@@ -185,6 +186,8 @@ class Engine:
         if delay > 0:
             await asyncio.sleep(delay)
         with world.lock:
+            if delay > 0:
+                world.tick()  # time went by: reports that fell due meanwhile land first
             for effect in rule.effects:
                 try:
                     result = world.apply(effect.name, _render(rule, effect.args, context))

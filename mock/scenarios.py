@@ -92,10 +92,18 @@ class Scenario:
     rules: list[Rule]
     source: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    _by_operation: dict[str, list[Rule]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def operations(self) -> list[str]:
         return sorted({r.operation for r in self.rules})
+
+    def rules_for(self, operation_id: str) -> list[Rule]:
+        """The rules that apply to an operation of the contract, in order (worked out once per operation)."""
+        found = self._by_operation.get(operation_id)
+        if found is None:
+            found = self._by_operation[operation_id] = [r for r in self.rules if r.applies_to(operation_id)]
+        return found
 
 
 @lru_cache(maxsize=1)

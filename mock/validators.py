@@ -1,5 +1,13 @@
-"""Request validators that build their JSON Schema validator once per schema, not per request,
-and report every error with the field it concerns (plugged in through Connexion's ``validator_map``)."""
+"""Request validation: Connexion's, with what it rebuilt on every request built once, and every
+error reported with the field it concerns.
+
+- :class:`CachingJSONBodyValidator` and :class:`CachingParameterValidator` (Connexion's
+  ``validator_map``) compile a schema once, ask jsonschema-rs first and jsonschema only to
+  explain a failure;
+- :class:`RequestValidationMiddleware` (in the app's middleware list, instead of Connexion's)
+  keeps one URI parser, one parameter validator and one body validator per media type for each
+  operation, where Connexion's builds them afresh for every request.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ from typing import Any
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.json_schema import Draft4RequestValidator
+from connexion.middleware import request_validation
+from connexion import utils
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker
@@ -101,3 +111,59 @@ VALIDATORS = {
     "parameter": CachingParameterValidator,
     "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": CachingJSONBodyValidator}),
 }
+
+
+class _ValidationOperation(request_validation.RequestValidationOperation):
+    _MAX_MEDIA_TYPES = 8  # body validators kept per operation (media types come from clients)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        operation = self._operation
+        self._parameter_validator = self._validator_map["parameter"](
+            operation.parameters,
+            uri_parser=operation._uri_parser_class(operation.parameters, operation.body_definition()),
+            strict_validation=self.strict_validation, security_query_params=self.security_query_params)
+        self._consumes = MediaTypeDict([(c.lower(), None) for c in operation.consumes])
+        self._body_validators: dict[tuple[str, str], Any] = {}
+
+    def validate_mime_type(self, mime_type: str) -> None:
+        if self._consumes and mime_type.lower() not in self._consumes:
+            raise UnsupportedMediaTypeProblem(
+                detail=f"Invalid Content-type ({mime_type}), expected {self._operation.consumes}")
+
+    def _body_validator(self, mime_type: str, encoding: str) -> Any:
+        key = (mime_type, encoding)
+        if key in self._body_validators:
+            return self._body_validators[key]
+        operation = self._operation
+        schema = operation.body_schema(mime_type)
+        validator_cls = self._validator_map["body"].get(mime_type) if schema else None
+        validator = None if validator_cls is None else validator_cls(
+            schema=schema, required=operation.request_body.get("required", False),
+            nullable=utils.is_nullable(operation.body_definition(mime_type)), encoding=encoding,
+            strict_validation=self.strict_validation,
+            uri_parser=operation.uri_parser_class(operation.parameters, operation.body_definition()))
+        if len(self._body_validators) < self._MAX_MEDIA_TYPES:
+            self._body_validators[key] = validator
+        return validator
+
+    async def __call__(self, scope, receive, send):
+        self._parameter_validator.validate(scope)
+        mime_type, encoding = self.extract_content_type(scope["headers"])
+        self.validate_mime_type(mime_type)
+        validator = self._body_validator(mime_type, encoding)
+        if validator is not None:
+            receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class _ValidationAPI(request_validation.RequestValidationAPI):
+    def make_operation(self, operation) -> _ValidationOperation:
+        return _ValidationOperation(self.next_app, operation=operation, strict_validation=self.strict_validation,
+                                    validator_map=self.validator_map)
+
+
+class RequestValidationMiddleware(request_validation.RequestValidationMiddleware):
+    """Connexion's request validation middleware, with its per-operation objects built once."""
+
+    api_cls = _ValidationAPI

@@ -19,6 +19,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware as ConnexionRequestValidation
+from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolution, Resolver
 from connexion.security import ApiKeySecurityHandler
@@ -131,7 +132,9 @@ def _middlewares() -> list[Any]:
         ConnexionRequestValidation: RequestValidationMiddleware,
         SwaggerUIMiddleware: _SwaggerUIOnly,
     }
-    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares]
+    # Connexion's response validation is off (validate_responses): the engine checks every answer
+    # against the contract itself (templated ones per request, fixed ones when a scenario loads).
+    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m is not ResponseValidationMiddleware]
 
 
 class _EngineResolver(Resolver):

@@ -7,12 +7,14 @@ import functools
 import hmac
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import connexion
+import jsonschema_rs
 from connexion import AsyncApp
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
@@ -23,6 +25,7 @@ from connexion.middleware.response_validation import ResponseValidationMiddlewar
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolution, Resolver
 from connexion.security import ApiKeySecurityHandler
+from connexion.spec import OpenAPISpecification
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
@@ -107,18 +110,49 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
 
     api_document = engine.contract.document
     allow.add_document(api_document)
-    app.add_api(api_document, resolver=_EngineResolver(), validator_map=VALIDATORS,
-                strict_validation=False, pythonic_params=False)
+    _add_api(app, api_document, str(config.spec_file), resolver=_EngineResolver(), validator_map=VALIDATORS,
+             strict_validation=False, pythonic_params=False)
     admin_document = load_yaml(resources.files(__package__).joinpath("admin_openapi.yaml").read_text())
     allow.add_document(admin_document, ADMIN_BASE_PATH)
     journal = Journal(config.journal_size)
-    app.add_api(admin_document, base_path=ADMIN_BASE_PATH, resolver=_AdminResolver(Admin(engine, journal), config.admin_token),
-                validator_map=VALIDATORS)
+    _add_api(app, admin_document, "admin_openapi.yaml", base_path=ADMIN_BASE_PATH,
+             resolver=_AdminResolver(Admin(engine, journal), config.admin_token), validator_map=VALIDATORS)
     app.add_middleware(ExchangeMiddleware, position=connexion.middleware.MiddlewarePosition.BEFORE_EXCEPTION,
                        contract=engine.contract, journal=journal, allow=allow, log_format=config.log_format,
                        max_body_bytes=config.max_body_bytes)
     app.engine, app.journal = engine, journal  # for the CLI, the pytest plugin and tests
     return app
+
+
+def _add_api(app: AsyncApp, document: dict[str, Any], name: str, **options: Any) -> None:
+    """``app.add_api``, with the document checked against the OpenAPI 3.0 schema by jsonschema-rs.
+
+    Connexion checks each document it is given against its copy of that schema with jsonschema:
+    some 80 ms, a tenth of the mock's start-up. The same check with jsonschema-rs, against the
+    same copy of the schema, takes 3 ms; Connexion's is off while it adds the API."""
+    errors = list(_openapi_schema_validator().iter_errors(document))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].instance_path) or "(document)"
+        raise ValueError(f"{name} is not a valid OpenAPI 3.0 document: at {where}: {errors[0].message}"
+                         + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""))
+    with _CONNEXION_SPEC_CHECK:
+        own = OpenAPISpecification.__dict__.get("_validate_spec")
+        OpenAPISpecification._validate_spec = classmethod(lambda cls, spec: None)
+        try:
+            app.add_api(document, **options)
+        finally:
+            if own is None:
+                del OpenAPISpecification._validate_spec
+            else:
+                OpenAPISpecification._validate_spec = own
+
+
+_CONNEXION_SPEC_CHECK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _openapi_schema_validator() -> Any:
+    return jsonschema_rs.Draft4Validator(OpenAPISpecification.openapi_schema)
 
 
 def _middlewares() -> list[Any]:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from cloud_backup_mock.paths import SCENARIOS_DIR
+from cloud_backup_mock.app import create_app
+from cloud_backup_mock.paths import SCENARIOS_DIR, SPEC_FILE
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
 
 CLI = str(Path(sys.executable).with_name("cloud-backup-mock"))
@@ -113,3 +115,25 @@ def test_admin_token_guards_the_admin_api_and_beyond_loopback_warns(serve):
 def test_open_admin_api_beyond_loopback_warns(serve):
     url, log = serve("--host", "0.0.0.0")
     assert "warning: listening on 0.0.0.0 beyond loopback with an open admin API" in read_log(log)
+
+
+def test_serve_refuses_a_spec_that_is_not_openapi(tmp_path):
+    document = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+    del document["paths"]["/v2/{project_id}/agents"]["post"]["responses"]["201"]["description"]
+    broken = tmp_path / "openapi.yaml"
+    broken.write_text(yaml.safe_dump(document), encoding="utf-8")
+    done = subprocess.run([CLI, "serve", "--port", str(free_port()), "--spec", str(broken)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert f"{broken} is not a valid OpenAPI 3.0 document: at paths//v2/{{project_id}}/agents/post/responses/201" in done.stderr
+
+
+def test_connexion_still_checks_documents_after_the_mock_added_its_own():
+    from connexion.exceptions import InvalidSpecification
+    from connexion.spec import Specification
+
+    create_app()  # switches Connexion's own check off while it adds its APIs, and back on
+    document = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+    del document["info"]
+    with pytest.raises(InvalidSpecification):
+        Specification.from_dict(document)

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from .contract import Contract
 from .errors import AllowIndex, error_body, method_not_allowed_body
@@ -143,9 +144,8 @@ async def _send_error(send, status: int, message: str, errors: list[str], extra:
 
 
 def _query(scope) -> dict[str, list[str]]:
-    from urllib.parse import parse_qs
-
-    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    raw = scope.get("query_string", b"")
+    return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
 
 
 def _decode(body: bytes | None) -> Any:

@@ -23,7 +23,7 @@ class Journal:
 
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            entry = {"id": next(self._ids), **entry}
+            entry["id"] = next(self._ids)
             self._entries.append(entry)
         return entry
 

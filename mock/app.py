@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -79,8 +80,15 @@ CONFIG_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_CONFIG"
 
 
 def app_from_environment() -> AsyncApp:
-    """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``."""
+    """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``.
+    Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
+    configure_process()
     return create_app(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))
+
+
+def configure_process() -> None:
+    """The request log of a process that serves the mock: on stderr, one line per request."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
 
 def build_engine(config: MockConfig) -> Engine:

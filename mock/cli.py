@@ -13,11 +13,14 @@ import click
 from .paths import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
 
 
+STARLETTE_WARNING = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
+
+
 @click.group()
 def main() -> None:
     """Mock server and contract tools for the Cloud Backup API v2 (agents and vaults)."""
     # Connexion imports Starlette's test client at import time, which warns about httpx; not ours to fix.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+    warnings.filterwarnings("ignore", message=STARLETTE_WARNING.split(":", 2)[1])
 
 
 @main.command()
@@ -49,16 +52,14 @@ def main() -> None:
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
           max_body_bytes, admin_token, workers, reload, log_format, spec_file) -> None:
     """Start the mock server."""
-    import logging
-
     import uvicorn
 
-    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, create_app
+    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, configure_process, create_app
     from .reloader import ScenarioReloader
     from .scenarios import ScenarioError
     from .server import UVICORN_DEFAULTS
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_process()
     settings: dict = {}
     if token_ttl is not None:
         settings["token_ttl_seconds"] = token_ttl
@@ -85,6 +86,8 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
     if workers > 1:
         os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
+        # Workers are fresh interpreters that import Connexion before any code of ours runs.
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), STARLETTE_WARNING]))
         uvicorn.run("cloud_backup_mock.app:app_from_environment", factory=True, workers=workers, **options)
         return
     reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None

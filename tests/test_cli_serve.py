@@ -137,3 +137,28 @@ def test_connexion_still_checks_documents_after_the_mock_added_its_own():
     del document["info"]
     with pytest.raises(InvalidSpecification):
         Specification.from_dict(document)
+
+
+def test_each_worker_logs_its_requests_and_nothing_else(tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", "2"], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    answers = [httpx.get(f"http://127.0.0.1:{port}{AGENT_URL}", headers={"X-Auth-Token": DOCS_TOKEN})
+                               for _ in range(4)]
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert [a.status_code for a in answers] == [200] * 4
+    assert text.count(f"GET {AGENT_URL} project=110011 operation=getAgent scenario=default status=200") == 4, text
+    assert "Warning" not in text, text

@@ -13,11 +13,10 @@ import json
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from .contract import Contract
 from .errors import AllowIndex, error_body, method_not_allowed_body
-from .journal import Journal, masked_headers
+from .journal import Journal
 from .world import iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock.requests")
@@ -107,10 +106,10 @@ class ExchangeMiddleware:
             self.journal.record({
                 "time": exchange["time"], "project_id": exchange.get("project_id"),
                 "operation": exchange.get("operation"), "method": scope["method"], "path": path,
-                "query": _query(scope), "headers": masked_headers(scope.get("headers", [])),
-                "body": _decode(exchange.get("body")), "scenario": exchange.get("scenario"),
+                "query": scope.get("query_string", b""), "headers": scope.get("headers", []),
+                "body": exchange.get("body"), "scenario": exchange.get("scenario"),
                 "rule": exchange.get("rule"), "status": outcome,
-            })
+            }, raw=True)
         if self.log_format:
             record = {"method": scope["method"], "path": path, "project": exchange.get("project_id") or "-",
                       "operation": exchange.get("operation") or "-", "scenario": exchange.get("scenario") or "-",
@@ -141,20 +140,6 @@ async def _send_error(send, status: int, message: str, errors: list[str], extra:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
                             *extra]})
     await send({"type": "http.response.body", "body": content})
-
-
-def _query(scope) -> dict[str, list[str]]:
-    raw = scope.get("query_string", b"")
-    return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
-
-
-def _decode(body: bytes | None) -> Any:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return body.decode("utf-8", "replace")
 
 
 def _hang_up(receive) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import deque
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 MASKED = "***"
 SECRET_HEADERS = {"x-auth-token"}
@@ -21,9 +23,13 @@ class Journal:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def record(self, entry: dict[str, Any], raw: bool = False) -> dict[str, Any]:
+        """Keep ``entry``. ``raw``: its ``headers`` are ASGI pairs, its ``query`` and ``body`` bytes, as
+        received; they are masked and decoded when the entry is first read, not on the request's path."""
         with self._lock:
             entry["id"] = next(self._ids)
+            if raw:
+                entry["_raw"] = True
             self._entries.append(entry)
         return entry
 
@@ -32,7 +38,7 @@ class Journal:
         """Recorded requests, oldest first, that match every filter given (``since``: an ISO time, inclusive)."""
         cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
         with self._lock:
-            entries = list(self._entries)
+            entries = [_readable(e) for e in self._entries]
         return [e for e in entries
                 if (project_id is None or e["project_id"] == project_id)
                 and (operation is None or e["operation"] == operation)
@@ -49,6 +55,24 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _readable(entry: dict[str, Any]) -> dict[str, Any]:
+    """A raw entry made readable, in place (once)."""
+    if entry.pop("_raw", False):
+        entry["query"] = parse_qs(entry["query"].decode("latin-1"), keep_blank_values=True) if entry["query"] else {}
+        entry["headers"] = masked_headers(entry["headers"])
+        entry["body"] = _decoded(entry["body"])
+    return entry
+
+
+def _decoded(body: bytes | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")
 
 
 def masked_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -403,6 +403,7 @@ class Result:
     rss_bytes: int | None = None
     other_cpu: float | None = None  # share of all CPUs used by other processes during latency + throughput
     failures: list[str] = field(default_factory=list)
+    rounds: list["Result"] = field(default_factory=list)  # when pooled from several rounds
 
     @property
     def startup_median_ms(self) -> float:
@@ -413,6 +414,25 @@ class Result:
         if not values:
             return float("nan")
         return values[max(0, min(len(values) - 1, -(-len(values) * p // 100) - 1))]
+
+
+def pooled(rounds: list[Result]) -> Result:
+    """One server's rounds as one result: starts and latencies pooled, the median round's throughput
+    and memory, the most other processes took."""
+    if len(rounds) == 1:
+        return rounds[0]
+    out = Result(rounds=rounds)
+    for r in rounds:
+        out.startup_s += r.startup_s
+        out.latency_ms += r.latency_ms
+        for op, values in r.latency_by_op.items():
+            out.latency_by_op.setdefault(op, []).extend(values)
+        out.wrk_requests += r.wrk_requests
+        out.failures += r.failures
+    for name, pick in (("rps", statistics.median), ("rss_bytes", statistics.median), ("other_cpu", max)):
+        values = [getattr(r, name) for r in rounds if getattr(r, name) is not None]
+        setattr(out, name, pick(values) if values else None)
+    return out
 
 
 def measure_latency(run: Running, mix: list[Req], count: int, warmup: int, result: Result) -> None:
@@ -722,7 +742,9 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
         f"process start to first correct GET. Latency: {args.requests} sequential requests on one keep-alive "
         f"connection after {args.warmup} warm-up. Throughput: wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} "
         f"connections, {args.duration} s after {args.wrk_warmup} s unmeasured. Memory: RSS of the process tree "
-        f"after the load.",
+        f"after the load."
+        + (f" {args.rounds} rounds, the servers in turn in each: starts and latencies pooled over the rounds, "
+           f"throughput and memory of the median round." if args.rounds > 1 else ""),
         "",
         "| figure | " + " | ".join(labels[k] for k in keys)
         + " | mock ÷ Prism | mock ÷ WireMock | mock 2w ÷ Prism | mock 2w ÷ WireMock |",
@@ -768,6 +790,16 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
     ]
     all_pass = all(g[0] for g in (startup, p50, tp1, tp2, mem))
     lines += ["", "Goals (issue “Performance: measured side by side with Prism and WireMock”):", "", *goals]
+    if mock and prism and mock.rounds and len(mock.rounds) == len(prism.rounds):
+        lines += ["", "The same ratios in each round (goal: start-up ≤ 0.5, p50 ≤ 0.5, throughput ≥ 2, "
+                      "two workers ÷ WireMock ≥ 1, memory ≤ 1):", ""]
+        for i, (m, p) in enumerate(zip(mock.rounds, prism.rounds)):
+            m2 = mock2.rounds[i] if mock2 and len(mock2.rounds) > i else None
+            w = wire.rounds[i] if wire and len(wire.rounds) > i else None
+            lines.append(f"- round {i + 1}: start-up {ratio(m.startup_median_ms, p.startup_median_ms)}, "
+                         f"p50 {ratio(m.pct(50), p.pct(50))}, throughput {ratio(m.rps, p.rps)}, "
+                         f"two workers ÷ WireMock {ratio(m2.rps if m2 else None, w.rps if w else None)}, "
+                         f"memory {ratio(m.rss_bytes, p.rss_bytes)}")
     failures = [(labels[k], f) for k in keys for f in results[k].failures]
     notes = notes + [f"{labels[k]} was measured while other processes used {100 * results[k].other_cpu:.0f} % of "
                      f"the CPUs (after {args.retries} retries): its figures are pessimistic"
@@ -797,6 +829,8 @@ def main() -> int:
                         help="wait up to this long for other processes to leave the CPUs idle before each server (180)")
     parser.add_argument("--only", action="append", choices=["mock", "mock2", "prism", "wiremock"],
                         help="measure only these (repeatable; default all four)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every server this many times, in turn; figures pooled over the rounds (1)")
     parser.add_argument("--strict", action="store_true", help="also exit 1 when a goal fails")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table (benchmarks/results.md)")
     args = parser.parse_args()
@@ -829,11 +863,14 @@ def main() -> int:
                               "--max-request-journal-entries", "1000"], check_exact),
         ]
         selected = [s for s in servers if not args.only or s.key in args.only]
-        results, labels, notes = {}, {s.key: s.label for s in selected}, []
-        for server in selected:
-            print(f"{server.label} ...", file=sys.stderr, flush=True)
-            wait_for_quiet(server.label, args.quiet_timeout, notes)
-            results[server.key] = benchmark(server, mix, args, script)
+        rounds: dict[str, list[Result]] = {}
+        labels, notes = {s.key: s.label for s in selected}, []
+        for n in range(args.rounds):
+            for server in selected:
+                print(f"{server.label} (round {n + 1} of {args.rounds}) ...", file=sys.stderr, flush=True)
+                wait_for_quiet(server.label, args.quiet_timeout, notes)
+                rounds.setdefault(server.key, []).append(benchmark(server, mix, args, script))
+        results = {key: pooled(rs) for key, rs in rounds.items()}
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

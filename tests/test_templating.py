@@ -28,3 +28,15 @@ def test_one_template_leaves_nothing_behind_for_the_next():
 def test_jinja_globals_and_a_plain_dict_still_work():
     assert render(compile_condition("range(3) | list"), Variables({})) == [0, 1, 2]
     assert render(compile_value({"n": "{{ n * 2 }}", "k": ["{{ n }}"]}), {"n": 4}) == {"n": 8, "k": [4]}
+
+
+def test_unknown_filters_and_tests_are_refused_when_the_file_loads():
+    import pytest
+
+    from cloud_backup_mock.templating import TemplateError
+
+    with pytest.raises(TemplateError, match="no filter named 'shout'"):
+        compile_value("{{ body.id | shout }}")
+    with pytest.raises(TemplateError, match="no test named 'purple'"):
+        compile_condition("body is purple")
+    assert render(compile_value("{{ body.id | upper }}"), {"body": {"id": "a"}}) == "A"

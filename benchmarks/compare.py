@@ -841,6 +841,10 @@ def main() -> int:
         if not shutil.which("java"):
             raise BenchError("java (17+) is needed to run WireMock")
         ensure_anchors()
+        # Python caches compiled modules on first import, unless PYTHONDONTWRITEBYTECODE is set (as on
+        # some CI machines and containers): compile the package once, as any first run would.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mock")], check=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
         spec = load_spec()
         mix = request_mix(spec)
         write_wiremock_root(spec)

@@ -46,13 +46,17 @@ class AllowIndex:
             literal = sum(1 for part in template.split("/") if part and not part.startswith("{"))
             regex, _, _ = compile_path(starlettify_path(template))
             self.entries.append((regex, literal, methods))
+        self.entries.sort(key=lambda entry: -entry[1])  # most literal segments first
 
     def allowed(self, path: str) -> list[str]:
-        matches = [(literal, methods) for regex, literal, methods in self.entries if regex.match(path)]
-        if not matches:
-            return []
-        best = max(literal for literal, _ in matches)
-        return sorted(set().union(*(methods for literal, methods in matches if literal == best)))
+        best, found = None, set()
+        for regex, literal, methods in self.entries:
+            if best is not None and literal < best:
+                break
+            if regex.match(path):
+                best = literal
+                found |= methods
+        return sorted(found)
 
 
 def method_not_allowed_body(method: str, path: str, allowed: list[str]) -> tuple[str, list[str]]:

@@ -17,7 +17,6 @@ from typing import Any
 from .contract import Contract
 from .errors import AllowIndex, error_body, method_not_allowed_body
 from .journal import Journal
-from .world import iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock.requests")
 _KEY = "cloud_backup_mock.exchange"
@@ -39,7 +38,7 @@ class ExchangeMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        exchange: dict[str, Any] = {"time": iso(utc_now())}
+        exchange: dict[str, Any] = {"time": time.time()}
         scope[_KEY] = exchange
         started = time.perf_counter()
         status = 0

@@ -6,9 +6,11 @@ import itertools
 import json
 import threading
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
+
+from .world import iso
 
 MASKED = "***"
 SECRET_HEADERS = {"x-auth-token"}
@@ -24,8 +26,9 @@ class Journal:
         self._lock = threading.Lock()
 
     def record(self, entry: dict[str, Any], raw: bool = False) -> dict[str, Any]:
-        """Keep ``entry``. ``raw``: its ``headers`` are ASGI pairs, its ``query`` and ``body`` bytes, as
-        received; they are masked and decoded when the entry is first read, not on the request's path."""
+        """Keep ``entry``. ``raw``: its ``time`` is a POSIX timestamp, its ``headers`` ASGI pairs, its
+        ``query`` and ``body`` bytes, as received; they are formatted, masked and decoded when the entry is
+        first read, not on the request's path."""
         with self._lock:
             entry["id"] = next(self._ids)
             if raw:
@@ -60,6 +63,7 @@ class Journal:
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
     """A raw entry made readable, in place (once)."""
     if entry.pop("_raw", False):
+        entry["time"] = iso(datetime.fromtimestamp(entry["time"], timezone.utc))
         entry["query"] = parse_qs(entry["query"].decode("latin-1"), keep_blank_values=True) if entry["query"] else {}
         entry["headers"] = masked_headers(entry["headers"])
         entry["body"] = _decoded(entry["body"])

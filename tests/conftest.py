@@ -1,4 +1,5 @@
 import os
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -7,17 +8,35 @@ import pytest
 from cloud_backup_mock.testing import DOCS_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = Path(os.environ.get("CLOUD_BACKUP_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "cloud-backup-v2"))
+REFERENCE_PAGES = Path("shared") / "reference" / "cloud-backup-v2"
+
+
+def reference_candidates() -> list[Path]:
+    """Where the public reference pages (not part of the project) may be: $CLOUD_BACKUP_REFERENCE_DIR, beside
+    this checkout, or beside the checkout it was cloned from (a clean clone for CI is often made elsewhere)."""
+    if os.environ.get("CLOUD_BACKUP_REFERENCE_DIR"):
+        return [Path(os.environ["CLOUD_BACKUP_REFERENCE_DIR"])]
+    found = [REPO.parent / REFERENCE_PAGES]
+    try:
+        origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin and Path(origin).is_dir():
+        found.append(Path(origin).resolve().parent / REFERENCE_PAGES)
+    return found
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """The public reference pages (not part of the project). CI has them beside the clone."""
-    if not REFERENCE_DIR.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"reference pages not found at {REFERENCE_DIR} (set CLOUD_BACKUP_REFERENCE_DIR)")
-        pytest.skip(f"reference pages not found at {REFERENCE_DIR}; set CLOUD_BACKUP_REFERENCE_DIR to run these")
-    return REFERENCE_DIR
+    candidates = reference_candidates()
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    where = ", ".join(map(str, candidates))
+    if os.environ.get("CI"):
+        pytest.fail(f"reference pages not found at {where} (set CLOUD_BACKUP_REFERENCE_DIR)")
+    pytest.skip(f"reference pages not found at {where}; set CLOUD_BACKUP_REFERENCE_DIR to run these")
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,13 @@ answered by the scenario engine, plus the admin API under ``/__mock``."""
 
 from __future__ import annotations
 
-import atexit
 import functools
 import hmac
 import json
-import logging
 import os
-import queue
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
-from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +39,7 @@ from .paths import SCENARIOS_DIR, SPEC_FILE
 from .exchange import DEFAULT_MAX_BODY_BYTES, ExchangeMiddleware
 from .handler import answered_by_engine, engine_asgi_app
 from .journal import Journal
+from .logs import configure_process
 from .scenarios import load_directory
 from .validators import VALIDATORS, RequestValidationMiddleware
 from .world import Seed
@@ -88,23 +85,6 @@ def app_from_environment() -> AsyncApp:
     Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
     configure_process()
     return create_app(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))
-
-
-def configure_process() -> None:
-    """The log of a process that serves the mock: on stderr, one line per request.
-
-    Requests only put their line on a queue; a thread of the logging module writes it out (the
-    standard library's QueueHandler and QueueListener). A write to stderr per request, on the
-    event loop, cost a sixth of a request's time."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    lines: queue.SimpleQueue = queue.SimpleQueue()
-    listener = QueueListener(lines, handler)
-    listener.start()
-    atexit.register(listener.stop)  # writes out what is still queued
-    queued = QueueHandler(lines)
-    queued.setFormatter(logging.Formatter("%(message)s"))  # the message only: the writer adds time and level
-    logging.basicConfig(level=logging.INFO, handlers=[queued])
 
 
 def build_engine(config: MockConfig) -> Engine:

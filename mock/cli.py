@@ -54,7 +54,8 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     """Start the mock server."""
     import uvicorn
 
-    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, configure_process, create_app
+    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, create_app
+    from .logs import configure_process
     from .reloader import ScenarioReloader
     from .scenarios import ScenarioError
     from .server import UVICORN_DEFAULTS

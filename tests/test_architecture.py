@@ -10,7 +10,7 @@ LAYERS = {
     "builder": {"docs_page", "page_to_openapi", "overlay", "spec_build"},
     "contract": {"contract", "paths", "fast_schema", "yaml_files"},
     "engine": {"world", "scenarios", "templating", "samples", "engine", "journal"},
-    "adapters": {"app", "handler", "admin", "errors", "validators", "exchange", "server", "testing", "pytest_plugin", "reloader", "cli"},
+    "adapters": {"app", "handler", "logs", "admin", "errors", "validators", "exchange", "server", "testing", "pytest_plugin", "reloader", "cli"},
 }
 ALLOWED = {
     "builder": LAYERS["builder"] | {"paths", "yaml_files"},

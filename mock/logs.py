@@ -1,0 +1,57 @@
+"""The log of a process that serves the mock: stderr, one line per request (and uvicorn's own lines).
+
+Requests only put their line on a queue; a thread of the logging module writes it out (the standard
+library's QueueHandler and QueueListener): a write to stderr per request, on the event loop, cost a
+sixth of a request's time. The queue is bounded: when stderr cannot keep up (a slow or stuck reader),
+lines are dropped and counted rather than kept without limit, and the count is logged once there is
+room again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from logging.handlers import QueueHandler, QueueListener
+
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+QUEUE_SIZE = 10_000
+
+
+class BoundedQueueHandler(QueueHandler):
+    def __init__(self, lines: queue.Queue):
+        super().__init__(lines)
+        self.dropped = 0
+        self._lock_dropped = threading.Lock()
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                with self._lock_dropped:
+                    dropped, self.dropped = self.dropped, 0
+                notice = logging.LogRecord(record.name, logging.WARNING, __file__, 0,
+                                           f"{dropped} log lines dropped: stderr did not keep up", None, None)
+                try:
+                    self.queue.put_nowait(notice)
+                except queue.Full:
+                    with self._lock_dropped:
+                        self.dropped += dropped
+            self.queue.put_nowait(record)
+        except queue.Full:
+            with self._lock_dropped:
+                self.dropped += 1
+
+
+def configure_process(queue_size: int = QUEUE_SIZE) -> BoundedQueueHandler:
+    """Route the root logger through a bounded queue to a writer thread on stderr."""
+    writer = logging.StreamHandler()
+    writer.setFormatter(logging.Formatter(FORMAT))
+    lines: queue.Queue = queue.Queue(maxsize=queue_size)
+    listener = QueueListener(lines, writer)
+    listener.start()
+    atexit.register(listener.stop)  # writes out what is still queued
+    queued = BoundedQueueHandler(lines)
+    queued.setFormatter(logging.Formatter("%(message)s"))  # the message only: the writer adds time and level
+    logging.basicConfig(level=logging.INFO, handlers=[queued])
+    return queued

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import threading
 from logging.handlers import QueueHandler, QueueListener
 
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -20,27 +19,26 @@ QUEUE_SIZE = 10_000
 
 
 class BoundedQueueHandler(QueueHandler):
+    """Puts lines on a bounded queue; counts the ones that do not fit. (``Handler.handle`` calls
+    ``enqueue`` under the handler's lock, so the count needs none of its own.)"""
+
     def __init__(self, lines: queue.Queue):
         super().__init__(lines)
         self.dropped = 0
-        self._lock_dropped = threading.Lock()
 
     def enqueue(self, record: logging.LogRecord) -> None:
+        if self.dropped:
+            notice = logging.LogRecord(record.name, logging.WARNING, __file__, 0,
+                                       f"{self.dropped} log lines dropped: stderr did not keep up", None, None)
+            try:
+                self.queue.put_nowait(notice)
+                self.dropped = 0
+            except queue.Full:
+                pass
         try:
-            if self.dropped:
-                with self._lock_dropped:
-                    dropped, self.dropped = self.dropped, 0
-                notice = logging.LogRecord(record.name, logging.WARNING, __file__, 0,
-                                           f"{dropped} log lines dropped: stderr did not keep up", None, None)
-                try:
-                    self.queue.put_nowait(notice)
-                except queue.Full:
-                    with self._lock_dropped:
-                        self.dropped += dropped
             self.queue.put_nowait(record)
         except queue.Full:
-            with self._lock_dropped:
-                self.dropped += 1
+            self.dropped += 1
 
 
 def configure_process(queue_size: int = QUEUE_SIZE) -> BoundedQueueHandler:

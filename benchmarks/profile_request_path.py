@@ -63,7 +63,8 @@ LAYERS = [
 
 def build_app():
     warnings.filterwarnings("ignore")
-    from cloud_backup_mock.app import MockConfig, create_app
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.http.app import create_app
 
     logging.basicConfig(level=logging.INFO, stream=open("/dev/null", "w"),
                         format="%(asctime)s %(levelname)s %(message)s")

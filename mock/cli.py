@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import click
 
-from .paths import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
-
-
-STARLETTE_WARNING = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
+from . import __version__
+from .shipped import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
 
 
 @click.group()
+@click.version_option(__version__, prog_name="cloud-backup-mock")
 def main() -> None:
     """Mock server and contract tools for the Cloud Backup API v2 (agents and vaults)."""
-    # Connexion imports Starlette's test client at import time, which warns about httpx; not ours to fix.
-    warnings.filterwarnings("ignore", message=STARLETTE_WARNING.split(":", 2)[1])
 
 
 @main.command()
@@ -54,11 +50,13 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     """Start the mock server."""
     import uvicorn
 
-    from .app import CONFIG_ENVIRONMENT_VARIABLE, MockConfig, create_app
-    from .logs import configure_process
-    from .reloader import ScenarioReloader
-    from .scenarios import ScenarioError
-    from .server import UVICORN_DEFAULTS
+    from .config import CONFIG_ENVIRONMENT_VARIABLE, MockConfig
+    from .contract import ContractError
+    from .engine.reloader import ScenarioReloader
+    from .engine.scenarios import ScenarioError
+    from .http.app import create_app
+    from .http.logs import configure_process
+    from .http.server import UVICORN_DEFAULTS
 
     configure_process()
     settings: dict = {}
@@ -79,7 +77,7 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         raise click.UsageError("--reload works with one worker only")
     try:
         app = create_app(config)  # also checks the configuration before any worker starts
-    except (ScenarioError, ValueError, KeyError) as exc:
+    except (ContractError, ScenarioError, ValueError, KeyError) as exc:
         click.echo(f"error: cannot start the mock:\n{exc}", err=True)
         sys.exit(2)
     click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
@@ -87,9 +85,7 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
     if workers > 1:
         os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
-        # Workers are fresh interpreters that import Connexion before any code of ours runs.
-        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), STARLETTE_WARNING]))
-        uvicorn.run("cloud_backup_mock.app:app_from_environment", factory=True, workers=workers, **options)
+        uvicorn.run("cloud_backup_mock.http.app:app_from_environment", factory=True, workers=workers, **options)
         return
     reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
     try:
@@ -117,11 +113,16 @@ def _is_loopback(host: str) -> bool:
               show_default=True, help="The contract the scenarios must keep to.")
 def lint(directory: Path, spec_file: Path) -> None:
     """Check scenario files against their schema and the contract (exit 1 on any problem)."""
-    from .contract import Contract
-    from .scenarios import ScenarioError, load_directory
+    from .contract import Contract, ContractError
+    from .engine.scenarios import ScenarioError, load_directory
 
     try:
-        scenarios = load_directory(directory, Contract.load(spec_file))
+        contract = Contract.load(spec_file)
+    except ContractError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        scenarios = load_directory(directory, contract)
     except ScenarioError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -180,7 +181,7 @@ _spec_dir = click.option(
 @_spec_dir
 def spec_build_command(spec_dir: Path) -> None:
     """Rebuild openapi.yaml from the pages and the overlay."""
-    from . import spec_build
+    from .builder import spec_build
 
     with _contract_errors():
         out = spec_build.write(spec_dir)
@@ -191,7 +192,7 @@ def spec_build_command(spec_dir: Path) -> None:
 @_spec_dir
 def spec_check_command(spec_dir: Path) -> None:
     """Fail, with a diff, when openapi.yaml differs from a fresh build."""
-    from . import spec_build
+    from .builder import spec_build
 
     with _contract_errors():
         diff = spec_build.drift(spec_dir)
@@ -206,8 +207,8 @@ def spec_check_command(spec_dir: Path) -> None:
 @click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def spec_parse_command(page: Path) -> None:
     """Print, as JSON, the OpenAPI paths entry one page yields (before any overlay)."""
-    from .docs_page import parse_page
-    from .page_to_openapi import page_to_path_item
+    from .builder.docs_page import parse_page
+    from .builder.page_to_openapi import page_to_path_item
 
     with _contract_errors():
         item = page_to_path_item(parse_page(page))
@@ -222,8 +223,8 @@ class _contract_errors:
 
     def __exit__(self, kind, exc, tb) -> bool:
         # The builder is imported by the spec commands only: `serve` starts faster without docutils.
-        from .docs_page import PageError
-        from .overlay import OverlayError
+        from .builder.docs_page import PageError
+        from .builder.overlay import OverlayError
 
         if isinstance(exc, (PageError, OverlayError, ValueError)):
             click.echo(f"error: {exc}", err=True)

@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cloud_backup_mock.server import BackgroundServer
+from cloud_backup_mock.http.server import BackgroundServer
 from cloud_backup_mock.testing import DOCS_TOKEN
 
 CLI = str(Path(sys.executable).with_name("cloud-backup-mock"))

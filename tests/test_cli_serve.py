@@ -12,8 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from cloud_backup_mock.app import create_app
-from cloud_backup_mock.paths import SCENARIOS_DIR, SPEC_FILE
+from cloud_backup_mock.http.app import create_app
+from cloud_backup_mock.shipped import SCENARIOS_DIR, SPEC_FILE
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
 
 CLI = str(Path(sys.executable).with_name("cloud-backup-mock"))

@@ -6,7 +6,7 @@ import pytest
 import schemathesis
 from hypothesis import settings
 
-from cloud_backup_mock.paths import SPEC_FILE
+from cloud_backup_mock.shipped import SPEC_FILE
 from cloud_backup_mock.testing import DOCS_TOKEN
 
 DEFAULT_EXAMPLES = 50

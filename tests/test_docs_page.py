@@ -3,8 +3,8 @@ import textwrap
 
 import pytest
 
-from cloud_backup_mock.docs_page import PageError, parse_page, parse_text
-from cloud_backup_mock.paths import SPEC_DIR
+from cloud_backup_mock.builder.docs_page import PageError, parse_page, parse_text
+from cloud_backup_mock.shipped import SPEC_DIR
 
 SEED_000 = SPEC_DIR / "pages" / "000_post-authenticate-an-agent.rst"
 SEED_001 = SPEC_DIR / "pages" / "001_post-request-vault-password-verification.rst"

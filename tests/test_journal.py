@@ -2,8 +2,8 @@
 
 import httpx
 
-from cloud_backup_mock.app import MockConfig
-from cloud_backup_mock.journal import Journal
+from cloud_backup_mock.config import MockConfig
+from cloud_backup_mock.engine.journal import Journal
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN, MockServer
 
 AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"

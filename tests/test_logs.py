@@ -3,7 +3,7 @@
 import logging
 import queue
 
-from cloud_backup_mock.logs import BoundedQueueHandler
+from cloud_backup_mock.http.logs import BoundedQueueHandler
 
 
 def line(text: str) -> logging.LogRecord:

@@ -1,6 +1,6 @@
 import pytest
 
-from cloud_backup_mock.overlay import OverlayError, apply_overlay
+from cloud_backup_mock.builder.overlay import OverlayError, apply_overlay
 
 DOC = {"paths": {"/a/{id}": {"get": {"parameters": [{"name": "id"}], "responses": {"200": {"description": "x"},
                                                                                   "404": {"description": "y"}}}}}}

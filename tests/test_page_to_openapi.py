@@ -1,8 +1,8 @@
 import pytest
 
-from cloud_backup_mock.docs_page import Param, parse_page
-from cloud_backup_mock.page_to_openapi import operation_id, page_to_path_item, schema_from_params
-from cloud_backup_mock.paths import SPEC_DIR
+from cloud_backup_mock.builder.docs_page import Param, parse_page
+from cloud_backup_mock.builder.page_to_openapi import operation_id, page_to_path_item, schema_from_params
+from cloud_backup_mock.shipped import SPEC_DIR
 
 PAGES = SPEC_DIR / "pages"
 

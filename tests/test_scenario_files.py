@@ -8,10 +8,11 @@ from click.testing import CliRunner
 
 from cloud_backup_mock.cli import main
 from cloud_backup_mock.contract import Contract
-from cloud_backup_mock.app import MockConfig, build_engine
-from cloud_backup_mock.paths import SCENARIOS_DIR
-from cloud_backup_mock.reloader import ScenarioReloader
-from cloud_backup_mock.scenarios import ScenarioError, load_directory, load_file
+from cloud_backup_mock.config import MockConfig
+from cloud_backup_mock.engine import build_engine
+from cloud_backup_mock.shipped import SCENARIOS_DIR
+from cloud_backup_mock.engine.reloader import ScenarioReloader
+from cloud_backup_mock.engine.scenarios import ScenarioError, load_directory, load_file
 
 CONTRACT = Contract.load()
 

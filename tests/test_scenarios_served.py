@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from cloud_backup_mock.app import MockConfig
+from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN, MockServer
 from test_default_world import CONTRACT, NOT_ENCRYPTED, docs_request, register
 

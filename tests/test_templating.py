@@ -1,6 +1,6 @@
 """Templates of one request render in one shared Jinja context: what that must not change."""
 
-from cloud_backup_mock.templating import Variables, compile_condition, compile_value, render
+from cloud_backup_mock.engine.templating import Variables, compile_condition, compile_value, render
 
 
 def test_a_whole_expression_keeps_its_type_and_text_renders_as_text():
@@ -33,7 +33,7 @@ def test_jinja_globals_and_a_plain_dict_still_work():
 def test_unknown_filters_and_tests_are_refused_when_the_file_loads():
     import pytest
 
-    from cloud_backup_mock.templating import TemplateError
+    from cloud_backup_mock.engine.templating import TemplateError
 
     with pytest.raises(TemplateError, match="no filter named 'shout'"):
         compile_value("{{ body.id | shout }}")

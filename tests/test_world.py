@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cloud_backup_mock.world import EffectError, ProjectWorld, Seed, Settings
+from cloud_backup_mock.engine.world import EffectError, ProjectWorld, Seed, Settings
 
 
 class Clock:

@@ -18,10 +18,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from .contract import Contract, Operation, schema_errors
+from ..contract import Contract, Operation, field_path, schema_errors
 from .templating import TemplateError, compile_condition, compile_value, is_static
 from .world import effect_names
-from .yaml_files import YAMLError, load_yaml
+from ..yaml_files import YAMLError, load_yaml
 
 ANY_OPERATION = "*"
 DEFAULT_SCENARIO = "default"
@@ -172,7 +172,7 @@ def load_file(path: str | Path, contract: Contract) -> list[Scenario]:
 
 
 def _where(path) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+    return field_path(path, root="(top level)")
 
 
 def _schema_message(error) -> str:

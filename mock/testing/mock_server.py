@@ -6,7 +6,7 @@ Usable without pytest::
         httpx.get(mock.url + "/v2/110011/agents/...", headers={"X-Auth-Token": DOCS_TOKEN})
         assert mock.calls("getAgent")
 
-The pytest plugin (``cloud_backup_mock.pytest_plugin``) hands the same object to tests.
+The pytest plugin (``cloud_backup_mock.testing.plugin``) hands the same object to tests.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .app import MockConfig, create_app
-from .server import BackgroundServer
-from .world import ProjectWorld
-
-DOCS_TOKEN = "0f6e9f63600142f0a970911583522217"
-DOCS_PROJECT = "110011"
-DOCS_AGENT = "8f135b4f-7a69-4b8a-947f-5e80d772fd97"
+from ..config import MockConfig
+from ..engine.world import ProjectWorld
+from ..http.app import create_app
+from ..http.server import BackgroundServer
+from . import DOCS_PROJECT
 
 
 class MockServer:

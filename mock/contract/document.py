@@ -1,17 +1,15 @@
-"""The contract as the mock uses it: the built OpenAPI document, indexed by operationId."""
+"""The contract as the mock uses it: the built OpenAPI document, its operations by operationId, its routes."""
 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .fast_schema import is_valid
-from .paths import SPEC_FILE
-from .yaml_files import load_yaml
+from ..shipped import SPEC_FILE
+from ..yaml_files import YAMLError, load_yaml
+from .routes import RouteIndex, base_path_of
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -40,37 +38,12 @@ def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
     return walk(document, ())
 
 
-def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
-    """Readable validation errors of ``value`` against an OpenAPI 3.0 schema (refs already resolved)."""
-    if is_valid(schema, value):
-        return []
-    entry = _VALIDATORS.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        # Imported here, for the messages of a value that does not fit: it costs a tenth of start-up.
-        from openapi_schema_validator import OAS30Validator, oas30_format_checker
-
-        entry = _VALIDATORS[id(schema)] = (schema, OAS30Validator(schema, format_checker=oas30_format_checker))
-    return [_describe(e) for e in sorted(entry[1].iter_errors(value), key=lambda e: list(e.absolute_path))]
-
-
-_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema kept alive, validator)
-
-
-def _describe(error) -> str:
-    where = ".".join(str(p) for p in error.absolute_path) or "body"
-    return f"{where}: {error.message}"
-
-
 @dataclass
 class Operation:
     operation_id: str
     method: str
     path: str
     spec: dict[str, Any] = field(repr=False)
-
-    @cached_property
-    def path_regex(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$")
 
     @property
     def statuses(self) -> list[int]:
@@ -109,21 +82,44 @@ class Operation:
         return self.spec.get("x-docs-example-request")
 
 
+class ContractError(ValueError):
+    """A contract document the mock cannot serve: names the file and the problem, on one line."""
+
+
 class Contract:
     def __init__(self, document: dict[str, Any], source: str = "openapi.yaml"):
         self.source = source
+        if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+            raise ContractError(f"{source}: not an OpenAPI document (no 'paths' mapping)")
         self.document = document
-        self.resolved = resolve_refs(document)
+        try:
+            self.resolved = resolve_refs(document)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ContractError(f"{source}: cannot resolve a $ref: {exc}") from None
         self.operations: dict[str, Operation] = {}
         for path, item in self.resolved["paths"].items():
-            for method, spec in item.items():
+            for method, spec in (item or {}).items():
                 if method in METHODS:
-                    self.operations[spec["operationId"]] = Operation(spec["operationId"], method.upper(), path, spec)
+                    operation_id = spec.get("operationId") if isinstance(spec, dict) else None
+                    if not isinstance(operation_id, str) or not operation_id:
+                        raise ContractError(f"{source}: {method.upper()} {path} has no operationId (a string)")
+                    self.operations[operation_id] = Operation(operation_id, method.upper(), path,
+                                                              _with_path_parameters(spec, item))
+        self.base_path = base_path_of(document)
+        self.routes = RouteIndex()
+        self.routes.add(document, self.base_path, api="contract")
 
     @classmethod
     def load(cls, path: str | Path = SPEC_FILE) -> "Contract":
         path = Path(path)
-        return cls(load_yaml(path.read_text(encoding="utf-8")), str(path))
+        try:
+            return cls(load_yaml(path.read_text(encoding="utf-8")), str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ContractError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ContractError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: "
+                                f"{getattr(exc, 'problem', None) or exc}") from None
 
     def operation(self, operation_id: str) -> Operation:
         try:
@@ -132,9 +128,13 @@ class Contract:
             known = ", ".join(sorted(self.operations))
             raise KeyError(f"unknown operation {operation_id!r}; known: {known}") from None
 
-    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        for op in self.operations.values():
-            found = op.path_regex.match(path)
-            if found and op.method == method.upper():
-                return op, found.groupdict()
-        return None
+
+def _with_path_parameters(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The operation with its path item's parameters, as OpenAPI defines them: the operation's own
+    win where both give one of the same name and location."""
+    shared = [p for p in item.get("parameters") or [] if isinstance(p, dict)]
+    if not shared:
+        return spec
+    own = spec.get("parameters") or []
+    names = {(p.get("name"), p.get("in")) for p in own if isinstance(p, dict)}
+    return {**spec, "parameters": [p for p in shared if (p.get("name"), p.get("in")) not in names] + own}

@@ -5,6 +5,10 @@
 
 Options: ``--cloud-backup-mock-port``, ``--cloud-backup-mock-scenarios DIR``,
 ``--cloud-backup-mock-scenario-file FILE`` (repeatable).
+
+pytest loads this module in every session of a project that has the package installed: it imports
+only the configuration dataclass; the server (Connexion, Starlette, uvicorn) loads when a test first
+asks for a fixture.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .app import MockConfig
-from .paths import SCENARIOS_DIR
-from .testing import MockServer
+from ..config import MockConfig
+from ..shipped import SCENARIOS_DIR
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,12 +41,14 @@ def cloud_backup_mock_config(request: pytest.FixtureRequest) -> MockConfig:
 
 @pytest.fixture(scope="session")
 def cloud_backup_mock_server(request: pytest.FixtureRequest, cloud_backup_mock_config: MockConfig):
+    from .mock_server import MockServer
+
     with MockServer(cloud_backup_mock_config, port=request.config.getoption("--cloud-backup-mock-port")) as server:
         yield server
 
 
 @pytest.fixture
-def cloud_backup_mock(cloud_backup_mock_server: MockServer):
+def cloud_backup_mock(cloud_backup_mock_server):
     cloud_backup_mock_server.reset()
     yield cloud_backup_mock_server
     cloud_backup_mock_server.reset()

@@ -1,10 +1,9 @@
 """The outermost layer of the app, around every request and its answer.
 
-It reads the request body once (refusing one over the size limit with 413), records the
-exchange in the journal, logs one line, and hangs up on requests a scenario drops. The
-handler adds what it knows (operation, project, scenario) to a per-request dict in the
-ASGI scope; requests that never reach it (validation, auth, routing errors) are matched
-against the contract here.
+It looks the request up in the route index once (routing and the journal use that match), reads
+the body once (refusing one over the size limit with 413), records the exchange in the journal, logs
+one line, and hangs up on requests a scenario drops. The layers below add what they know (scenario,
+rule, parsed body) to a per-request dict in the ASGI scope.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ import logging
 import time
 from typing import Any
 
-from .contract import Contract
-from .errors import AllowIndex, error_body, method_not_allowed_body
-from .journal import Journal
+from ..config import DEFAULT_MAX_BODY_BYTES
+from ..contract import RouteIndex, error_json
+from ..engine.journal import Journal
+from ..internals import hang_up
 
 log = logging.getLogger("cloud_backup_mock.requests")
 _KEY = "cloud_backup_mock.exchange"
 _NOT_JOURNALED = ("/__mock", "/ui", "/openapi.json")
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
@@ -30,15 +29,15 @@ def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 class ExchangeMiddleware:
-    def __init__(self, app, contract: Contract, journal: Journal, allow: AllowIndex, log_format: str | None = None,
+    def __init__(self, app, routes: RouteIndex, journal: Journal, log_format: str | None = None,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
-        self.app, self.contract, self.journal, self.allow = app, contract, journal, allow
+        self.app, self.routes, self.journal = app, routes, journal
         self.log_format, self.max_body_bytes = log_format, max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        exchange: dict[str, Any] = {"time": time.time()}
+        exchange: dict[str, Any] = {"time": time.time(), "match": self.routes.match(scope["method"], scope["path"])}
         scope[_KEY] = exchange
         started = time.perf_counter()
         status = 0
@@ -54,16 +53,9 @@ class ExchangeMiddleware:
             await send(message)
 
         try:
-            allowed = self.allow.allowed(scope["path"])
-            if allowed and scope["method"] not in allowed:
-                # Decided here, by the most specific template: routing alone would send GET …/agents/tokens
-                # to getAgent with agent_id "tokens".
-                await _send_error(send_or_hang_up, 405, *method_not_allowed_body(scope["method"], scope["path"], allowed),
-                                  extra=[(b"allow", ", ".join(allowed).encode())])
-                return
             body = await self._read_body(scope, receive)
             if body is None:
-                await _send_error(send_or_hang_up, 413, f"The request body is larger than the mock's limit of "
+                await send_error(send_or_hang_up, 413, f"The request body is larger than the mock's limit of "
                                   f"{self.max_body_bytes} bytes.", [f"limit: {self.max_body_bytes} bytes (serve --max-body-bytes)"],
                                   extra=[(b"connection", b"close")])
                 return
@@ -95,10 +87,9 @@ class ExchangeMiddleware:
         return b"".join(chunks)
 
     def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float) -> None:
-        if "operation" not in exchange:
-            found = self.contract.match(scope["method"], scope["path"])
-            if found:
-                exchange["operation"], exchange["project_id"] = found[0].operation_id, found[1].get("project_id", "")
+        match = exchange["match"]
+        if match.found and match.route.api == "contract":
+            exchange["operation"], exchange["project_id"] = match.operation_id, match.params.get("project_id", "")
         path = scope["path"]
         outcome = "dropped" if exchange.get("drop") else status
         if not path.startswith(_NOT_JOURNALED):
@@ -133,18 +124,22 @@ def _replay(body: bytes, receive):
     return replay
 
 
-async def _send_error(send, status: int, message: str, errors: list[str], extra: list[tuple[bytes, bytes]] = ()) -> None:
-    content = error_body(message, errors)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
-                            *extra]})
-    await send({"type": "http.response.body", "body": content})
+async def send_error(send, status: int, message: str, errors: list[str], extra: list[tuple[bytes, bytes]] = ()) -> None:
+    """An answer in the API's error shape, sent straight to the ASGI ``send``."""
+    await send_answer(send, status, [(b"content-type", b"application/json"), *extra], error_json(message, errors))
+
+
+async def send_answer(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """One whole answer; statuses that carry no body get none, the others a Content-Length."""
+    if status not in (204, 304) and not 100 <= status < 200:
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    else:
+        body = b""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _hang_up(receive) -> None:
-    """Close the client's connection without a response (uvicorn: the cycle behind ``receive``)."""
-    cycle = getattr(receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
+    """Close the client's connection without a response."""
+    if not hang_up(receive):
         raise ConnectionAbortedError("scenario dropped the connection")
-    transport.close()

@@ -11,7 +11,7 @@ import yaml
 from .docs_page import parse_page
 from .overlay import apply_overlay
 from .page_to_openapi import page_to_path_item
-from .yaml_files import load_yaml
+from ..yaml_files import load_yaml
 
 PAGES_DIR = "pages"
 OVERLAY_FILE = "overlay.yaml"

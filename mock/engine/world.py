@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from .yaml_files import YAMLError, load_yaml
+from ..yaml_files import YAMLError, load_yaml
 
 Clock = Callable[[], datetime]
 # Kept on an agent's record, never shown: the registration fingerprint the token request compares.

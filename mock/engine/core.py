@@ -16,12 +16,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .contract import Contract, Operation, schema_errors
+from ..contract import Contract, Operation, error_document, schema_errors
+from ..config import MockConfig
+from ..shipped import WORLD_FILE_NAME
 from .samples import sample_body, sample_header
-from .scenarios import DEFAULT_SCENARIO, Rule, Scenario
+from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, load_directory
 from .templating import TemplateError, Variables, is_static, render
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
@@ -165,9 +168,9 @@ class Engine:
                 if isinstance(outcome, Outcome):
                     return outcome
                 context = outcome
-        return Outcome(500, body={"message": "No scenario rule answered this request.", "errors": [
+        return Outcome(500, body=error_document("No scenario rule answered this request.", [
             f"scenarios tried: {', '.join(n for n, _ in chain)}; none has a rule for "
-            f"{request.operation.operation_id} that matches"]}, has_body=True, scenario="(none)")
+            f"{request.operation.operation_id} that matches"]), has_body=True, scenario="(none)")
 
     async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
                         world: ProjectWorld, context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
@@ -235,8 +238,8 @@ class Engine:
 
     def _scenario_failure(self, rule: Rule, problems: list[str]) -> Outcome:
         log.error("scenario rule %s failed: %s", rule.label, "; ".join(problems))
-        return Outcome(500, body={"message": f"Scenario rule {rule.label} could not answer within the contract.",
-                                  "errors": problems}, has_body=True, scenario=rule.scenario, rule=rule.label)
+        return Outcome(500, body=error_document(f"Scenario rule {rule.label} could not answer within the contract.",
+                                                problems), has_body=True, scenario=rule.scenario, rule=rule.label)
 
     def _preferred(self, request: RequestContext, prefer: str) -> Outcome | None:
         """Prism's convention: ``Prefer: code=NNN[, example=NAME]`` answers the documented example."""
@@ -347,3 +350,20 @@ def _coerce(raw: str) -> Any:
 def _format_selection(selection: Selection) -> str:
     name, params = selection
     return ";".join([name] + [f"{k}={v}" for k, v in params.items()])
+
+
+def build_engine(config: MockConfig) -> Engine:
+    """The engine a configuration describes: its contract, scenarios and world seed, all checked."""
+    contract = Contract.load(config.spec_file)
+    scenarios = load_directory(config.scenarios_dir, contract, config.scenario_files)
+    world_file = config.world_file or Path(config.scenarios_dir) / WORLD_FILE_NAME
+
+    def example(operation_id: str) -> Any:
+        return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
+
+    seed = Seed.load(world_file, example)
+    for name, value in config.settings.items():
+        if not hasattr(seed.settings, name):
+            raise ValueError(f"unknown world setting {name!r}")
+        setattr(seed.settings, name, value)
+    return Engine(contract, scenarios, seed, active=config.active)

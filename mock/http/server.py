@@ -8,6 +8,8 @@ import time
 
 import uvicorn
 
+from ..internals import server_started
+
 UVICORN_DEFAULTS = {"log_level": "warning", "access_log": False, "ws": "none", "lifespan": "on"}
 
 
@@ -31,7 +33,7 @@ class BackgroundServer:
     def start(self, timeout: float = 15.0) -> "BackgroundServer":
         self.thread.start()
         deadline = time.monotonic() + timeout
-        while not self.server.started:
+        while not server_started(self.server):
             if not self.thread.is_alive():
                 raise RuntimeError("the mock's server stopped while starting")
             if time.monotonic() > deadline:

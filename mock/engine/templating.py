@@ -16,9 +16,10 @@ import re
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
-from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+
+from ..internals import parse_expression, render_chunks, shared_context
 
 _ENV = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
@@ -39,7 +40,7 @@ class Variables(dict):
 
     def jinja(self) -> Context:
         if self._jinja is None:
-            self._jinja = _ENV.context_class(_ENV, self, None, {})  # parent: this dict itself, not a copy
+            self._jinja = shared_context(_ENV, self)
         return self._jinja
 
 
@@ -76,17 +77,14 @@ class _Expression(_Template):
     __slots__ = ()
 
     def __init__(self, source: str):
-        parser = Parser(_ENV, source, state="variable")
-        expression = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+        expression = parse_expression(_ENV, source)
         super().__init__(source, nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)],
                                                 lineno=1))
 
     def render(self, variables: dict[str, Any]) -> Any:
         context = _jinja(variables)
         try:
-            for _ in self.template.root_render_func(context):
+            for _ in render_chunks(self.template, context):
                 pass
             return _plain(context.vars.get("result"))
         finally:
@@ -103,7 +101,7 @@ class _Text(_Template):
     def render(self, variables: dict[str, Any]) -> str:
         context = _jinja(variables)
         try:
-            return _ENV.concat(self.template.root_render_func(context))
+            return _ENV.concat(render_chunks(self.template, context))
         finally:
             context.vars.clear()
             context.exported_vars.clear()

@@ -1,0 +1,101 @@
+"""The one path index: which operation a method and path reach, or why none does.
+
+Routing, 404, 405 with ``Allow`` and the operation the journal records all ask :meth:`RouteIndex.match`,
+so they cannot disagree. Where several templates match a path (``/v2/{project_id}/agents/tokens`` and
+``/v2/{project_id}/agents/{agent_id}``), the most specific one decides: the one with the most literal
+segments. ``GET …/agents/tokens`` is therefore a 405 (``Allow: POST``), never ``getAgent`` with the
+agent id ``tokens``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_PARAMETER = re.compile(r"\{([^{}/]+)\}")
+
+
+def base_path_of(document: dict[str, Any]) -> str:
+    """The path part of the document's first server URL, without a trailing slash ('' for ``/``)."""
+    servers = document.get("servers") or [{}]
+    url = servers[0].get("url", "") if isinstance(servers[0], dict) else ""
+    return urlsplit(str(url)).path.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # the full path template, base path included
+    api: str  # which served document it comes from ("contract", "admin")
+    base_path: str
+    operations: dict[str, str]  # METHOD -> operationId; HEAD answers as GET
+    literal: int  # literal segments: the more, the more specific
+    regex: re.Pattern[str] = field(repr=False, compare=False)
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a method and path reach: an operation (``found``), a path without that method
+    (``allowed`` lists the methods it has) or nothing."""
+
+    route: Route | None = None
+    operation_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    allowed: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.operation_id is not None
+
+    @property
+    def method_not_allowed(self) -> bool:
+        return self.operation_id is None and bool(self.allowed)
+
+
+NO_MATCH = Match()
+
+
+class RouteIndex:
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def add(self, document: dict[str, Any], base_path: str = "", api: str = "contract") -> None:
+        for path, item in (document.get("paths") or {}).items():
+            operations = {m.upper(): spec.get("operationId") for m, spec in (item or {}).items()
+                          if m in METHODS and isinstance(spec, dict)}
+            if "GET" in operations:
+                operations.setdefault("HEAD", operations["GET"])
+            template = base_path + path
+            names = tuple(_PARAMETER.findall(template))
+            pattern = "^" + _PARAMETER.sub("\0", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+            regex = re.compile(pattern.replace("\0", "([^/]+)"))
+            literal = sum(1 for part in template.split("/") if part and not _PARAMETER.fullmatch(part))
+            self._routes.append(Route(template, api, base_path, operations, literal, regex, names))
+        self._routes.sort(key=lambda r: -r.literal)  # most specific first
+
+    @property
+    def routes(self) -> list[Route]:
+        return list(self._routes)
+
+    def match(self, method: str, path: str) -> Match:
+        best: int | None = None
+        allowed: set[str] = set()
+        first_route = None
+        for route in self._routes:
+            if best is not None and route.literal < best:
+                break
+            found = route.regex.match(path)
+            if found is None:
+                continue
+            best = route.literal
+            operation_id = route.operations.get(method)
+            if operation_id is not None:
+                return Match(route, operation_id, dict(zip(route.names, found.groups())), tuple(route.operations))
+            allowed.update(route.operations)
+            first_route = first_route or route
+        if first_route is None:
+            return NO_MATCH
+        return Match(first_route, None, {}, tuple(sorted(allowed)))

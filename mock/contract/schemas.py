@@ -1,0 +1,83 @@
+"""Does a value fit an OpenAPI 3.0 schema, and if not, why: the one place schemas are compiled.
+
+Each schema is compiled once (kept by identity, with the schema itself so the key stays valid):
+jsonschema-rs answers "valid" in microseconds; openapi-schema-validator (jsonschema) is built only
+when a value does not fit, to explain why. A value is accepted when either accepts it. Every
+request check (parameters, bodies) and every answer check (scenario responses) goes through here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import jsonschema_rs
+
+_NOT_JSON_SCHEMA = {"example", "examples", "discriminator", "xml", "externalDocs", "deprecated", "readOnly", "writeOnly"}
+
+
+class _Compiled:
+    __slots__ = ("schema", "fast", "explainer")
+
+    def __init__(self, schema: dict[str, Any]):
+        self.schema = schema  # kept alive: the cache is keyed by its id
+        try:
+            self.fast = jsonschema_rs.Draft202012Validator(to_json_schema(schema), validate_formats=True)
+        except (ValueError, jsonschema_rs.ValidationError):
+            self.fast = None
+        self.explainer = None
+
+    def explain(self, value: Any) -> list[Any]:
+        if self.explainer is None:
+            # Imported on the first value that does not fit: it costs a tenth of the mock's start-up.
+            from jsonschema import FormatChecker
+            from openapi_schema_validator import OAS30Validator
+
+            self.explainer = OAS30Validator(self.schema, format_checker=FormatChecker())
+        return sorted(self.explainer.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+
+
+_CACHE: dict[int, _Compiled] = {}
+
+
+def _compiled(schema: dict[str, Any]) -> _Compiled:
+    entry = _CACHE.get(id(schema))
+    if entry is None or entry.schema is not schema:
+        entry = _CACHE[id(schema)] = _Compiled(schema)
+    return entry
+
+
+def is_valid(schema: dict[str, Any], value: Any) -> bool:
+    return not schema_errors(schema, value)
+
+
+def schema_errors(schema: dict[str, Any], value: Any, root: str = "body") -> list[str]:
+    """Readable problems of ``value`` against an OpenAPI 3.0 schema (refs resolved), each
+    ``field.path: message`` (``root`` names the value itself); [] when it fits."""
+    compiled = _compiled(schema)
+    if compiled.fast is not None and compiled.fast.is_valid(value):
+        return []
+    return [f"{field_path(e.absolute_path, root)}: {e.message}" for e in compiled.explain(value)]
+
+
+def field_path(parts: Iterable[Any], root: str = "body") -> str:
+    """``["host", "os", "name"]`` -> ``host.os.name``; list indexes as ``links[0]``; ``root`` when empty."""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    return text or root
+
+
+def to_json_schema(schema: Any) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema 2020-12: ``nullable: true`` becomes a ``null`` type."""
+    if isinstance(schema, list):
+        return [to_json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: to_json_schema(v) for k, v in schema.items()
+           if k not in _NOT_JSON_SCHEMA and not k.startswith("x-") and k != "nullable"}
+    if schema.get("nullable") is True:
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {name: to_json_schema(s) for name, s in schema["properties"].items()}
+    return out

@@ -1,0 +1,50 @@
+"""Handlers of the admin API (``admin_openapi.yaml``), served under ``/__mock``: each takes the
+request's validated parameters and body and returns a status and a JSON document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..contract import error_document
+from ..engine import Engine, RequestError
+from ..engine.journal import Journal
+
+Answer = tuple[int, dict[str, Any]]
+
+
+class Admin:
+    def __init__(self, engine: Engine, journal: Journal):
+        self.engine, self.journal = engine, journal
+
+    def listScenarios(self) -> Answer:  # noqa: N802 - named after the operationId
+        scenarios = [
+            {"name": s.name, "description": s.description, "operations": s.operations,
+             "parameters": s.parameters, "source": s.source}
+            for s in sorted(self.engine.scenarios.values(), key=lambda s: s.name)]
+        return 200, {"scenarios": scenarios}
+
+    def getProjectScenarios(self, project_id: str) -> Answer:  # noqa: N802
+        return 200, {"project_id": project_id, "active": self.engine.active_for(project_id)}
+
+    def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+        try:
+            self.engine.set_project_scenarios(project_id, body["active"])
+        except RequestError as exc:
+            return 400, error_document(exc.message, exc.errors)
+        return 200, {"project_id": project_id, "active": self.engine.active_for(project_id)}
+
+    def reset(self, project_id: str | None = None) -> Answer:
+        self.engine.reset(project_id)
+        return 200, {"reset": project_id or "all"}
+
+    def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
+                     status: int | None = None, since: str | None = None) -> Answer:
+        try:
+            entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since)
+        except ValueError as exc:
+            return 400, error_document(f"Invalid request: query parameter since: {exc}",
+                                       [f"since: {since!r} is not an ISO 8601 date-time"])
+        return 200, {"requests": entries, "size": self.journal.size}
+
+    def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
+        return 200, {"deleted": self.journal.clear(project_id)}

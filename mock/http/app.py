@@ -1,0 +1,140 @@
+"""The mock as an ASGI app: Connexion's middleware stack (Swagger UI, security, validation, error
+handling) around the dispatcher, serving the contract and the admin API under ``/__mock``.
+
+The stack, outermost first: Connexion's server-error and exception layers (our error handlers),
+:class:`ExchangeMiddleware` (route lookup, body, journal, log), Swagger UI (its own paths only), our
+:class:`RoutingMiddleware` (the contract's route index), Connexion's security (``X-Auth-Token``
+through :func:`token_handler`), our :class:`ValidationMiddleware`, Connexion's lifespan and context
+layers, then :class:`Dispatcher`. Answers are not validated by Connexion: the engine checks every
+answer against the contract itself (templated ones per request, fixed ones when a scenario loads).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import jsonschema_rs
+from connexion.middleware import MiddlewarePosition
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware as ConnexionRouting
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolution, Resolver
+
+from ..config import CONFIG_ENVIRONMENT_VARIABLE, MockConfig
+from ..contract import Contract, RouteIndex
+from ..engine import Engine, build_engine
+from ..engine.journal import Journal
+from ..internals import connexion_spec_check_skipped, openapi_30_schema
+from ..shipped import package_file
+from ..yaml_files import load_yaml
+from .admin import Admin
+from .dispatch import AdminOperation, Dispatcher, EngineOperation
+from .errors import install_error_handlers, unhandled_error
+from .exchange import ExchangeMiddleware
+from .logs import configure_process
+from .routing import RoutingMiddleware
+from .security import token_handler
+from .validation import ValidationMiddleware
+
+ADMIN_BASE_PATH = "/__mock"
+
+
+class MockApp(ConnexionMiddleware):
+    """The ASGI app, with handles on its engine and journal (for the CLI, ``MockServer`` and tests)."""
+
+    engine: Engine
+    journal: Journal
+
+
+def create_app(config: MockConfig | None = None, engine: Engine | None = None) -> MockApp:
+    config = config or MockConfig()
+    engine = engine or build_engine(config)
+    journal = Journal(config.journal_size)
+    admin_contract = Contract(load_yaml(package_file("http", "admin_openapi.yaml").read_text(encoding="utf-8")),
+                              "admin_openapi.yaml")
+    routes = RouteIndex()
+    routes.add(engine.contract.document, engine.contract.base_path, api="contract")
+    routes.add(admin_contract.document, ADMIN_BASE_PATH, api="admin")
+
+    admin = Admin(engine, journal)
+    operations: dict[str, Any] = {op: EngineOperation(engine, op) for op in engine.contract.operations}
+    operations.update({op: AdminOperation(admin, admin_contract, op, config.admin_token)
+                       for op in admin_contract.operations})
+    app = MockApp(Dispatcher(operations), middlewares=_middlewares(routes), security_map={"apiKey": token_handler(engine)})
+    install_error_handlers(app)
+    _add_api(app, engine.contract.document, engine.contract.source, base_path=engine.contract.base_path)
+    _add_api(app, admin_contract.document, admin_contract.source, base_path=ADMIN_BASE_PATH)
+    app.add_middleware(ExchangeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes,
+                       journal=journal, log_format=config.log_format, max_body_bytes=config.max_body_bytes)
+    app.engine, app.journal = engine, journal
+    return app
+
+
+def app_from_environment() -> MockApp:
+    """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``.
+    Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
+    configure_process()
+    return create_app(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))
+
+
+class _NoHandler(Resolver):
+    """Connexion resolves every operationId to a function when an API is added; the dispatcher
+    answers instead, so each resolves to a marker that is never called."""
+
+    def resolve(self, operation):
+        return Resolution(_answered_by_dispatcher, operation.operation_id)
+
+
+def _answered_by_dispatcher(**kwargs: Any) -> None:
+    raise RuntimeError("operations are answered by the Dispatcher")
+
+
+def _add_api(app: MockApp, document: dict[str, Any], name: str, base_path: str) -> None:
+    """``app.add_api``, with the document checked against the OpenAPI 3.0 schema by jsonschema-rs
+    (3 ms, where Connexion's own jsonschema pass takes some 80 ms; it is skipped)."""
+    errors = list(_openapi_schema_validator().iter_errors(document))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].instance_path) or "(document)"
+        raise ValueError(f"{name} is not a valid OpenAPI 3.0 document: at {where}: {errors[0].message}"
+                         + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""))
+    with connexion_spec_check_skipped():
+        app.add_api(document, base_path=base_path, resolver=_NoHandler(), strict_validation=False,
+                    pythonic_params=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _openapi_schema_validator() -> Any:
+    return jsonschema_rs.Draft4Validator(openapi_30_schema())
+
+
+def _middlewares(routes: RouteIndex) -> list[Any]:
+    """Connexion's default stack with our routing and validation in the places of its own, its
+    outermost error layer given our handler (it cannot call an async one by itself), Swagger UI
+    reached only by its own paths, and no response validation."""
+    replace = {
+        ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
+        ConnexionRouting: functools.partial(RoutingMiddleware, routes=routes),
+        RequestValidationMiddleware: ValidationMiddleware,
+        SwaggerUIMiddleware: _SwaggerUIOnly,
+    }
+    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m is not ResponseValidationMiddleware]
+
+
+class _SwaggerUIOnly(SwaggerUIMiddleware):
+    """Swagger UI's middleware matches every request against its routes (the UI and the document,
+    for each API) before passing it on. Only paths that can be Swagger UI's (``…/ui…``,
+    ``…/openapi.json``) go through it; the rest go straight on."""
+
+    _PATHS = (SwaggerUIOptions.swagger_ui_path, "/openapi.json")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not any(p in scope["path"] for p in self._PATHS):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -48,15 +48,13 @@ def main() -> None:
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
           max_body_bytes, admin_token, workers, reload, log_format, spec_file) -> None:
     """Start the mock server."""
-    import uvicorn
-
     from .config import CONFIG_ENVIRONMENT_VARIABLE, MockConfig
     from .contract import ContractError
     from .engine.reloader import ScenarioReloader
     from .engine.scenarios import ScenarioError
     from .http.app import create_app
     from .http.logs import configure_process
-    from .http.server import UVICORN_DEFAULTS
+    from .http.server import run_foreground
 
     configure_process()
     settings: dict = {}
@@ -82,14 +80,13 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         sys.exit(2)
     click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
                f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
-    options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
     if workers > 1:
         os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
-        uvicorn.run("cloud_backup_mock.http.app:app_from_environment", factory=True, workers=workers, **options)
+        run_foreground("cloud_backup_mock.http.app:app_from_environment", host, port, workers=workers)
         return
     reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
     try:
-        uvicorn.run(app, **options)
+        run_foreground(app, host, port)
     finally:
         if reloader:
             reloader.stop()
@@ -145,8 +142,14 @@ def lint(directory: Path, spec_file: Path) -> None:
 def check(base_url, max_examples, operation_ids, auth_token, seed, spec_file) -> None:
     """Run schemathesis (every check, valid and invalid data) against a server claiming to implement
     the contract; exit 1 on any failure, each printed with a curl line that reproduces it."""
+    import importlib.util
     import subprocess
     import tempfile
+
+    if importlib.util.find_spec("schemathesis") is None:
+        click.echo("error: `check` runs schemathesis, which is not installed: "
+                   "pip install 'cloud-backup-mock[check]'", err=True)
+        sys.exit(2)
 
     command = [sys.executable, "-m", "schemathesis.cli", "run", str(spec_file), "--url", base_url,
                "--checks", "all", "--mode", "all", "--max-examples", str(max_examples),

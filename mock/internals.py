@@ -63,6 +63,7 @@ def connexion_spec_check_skipped() -> Iterator[None]:
     with jsonschema (``OpenAPISpecification._validate_spec``, a classmethod called by ``__init__``):
     some 80 ms of start-up. The caller has made the same check with jsonschema-rs; Connexion's is
     off inside this block."""
+    import_connexion_quietly()
     from connexion.spec import OpenAPISpecification
 
     with _SPEC_CHECK:
@@ -79,6 +80,7 @@ def connexion_spec_check_skipped() -> Iterator[None]:
 
 def openapi_30_schema() -> dict[str, Any]:
     """Connexion's copy of the OpenAPI 3.0 schema (``OpenAPISpecification.openapi_schema``)."""
+    import_connexion_quietly()
     from connexion.spec import OpenAPISpecification
 
     return OpenAPISpecification.openapi_schema

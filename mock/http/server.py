@@ -13,6 +13,16 @@ from ..internals import server_started
 UVICORN_DEFAULTS = {"log_level": "warning", "access_log": False, "ws": "none", "lifespan": "on"}
 
 
+def run_foreground(app, host: str, port: int, workers: int = 1) -> None:
+    """Serve until stopped (``serve``): ``app`` is the app, or with ``workers`` > 1 the import
+    string of a factory each worker process calls."""
+    options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
+    if workers > 1:
+        uvicorn.run(app, factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(app, **options)
+
+
 class BackgroundServer:
     """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns."""
 

@@ -76,7 +76,10 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     try:
         app = create_app(config)  # also checks the configuration before any worker starts
     except (ContractError, ScenarioError, ValueError, KeyError) as exc:
-        click.echo(f"error: cannot start the mock:\n{exc}", err=True)
+        problems = str(exc).strip("'\"").splitlines()
+        click.echo(f"error: cannot start the mock: {problems[0]}", err=True)
+        for problem in problems[1:]:
+            click.echo(problem, err=True)
         sys.exit(2)
     click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
                f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
@@ -225,7 +228,7 @@ class _contract_errors:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
-        # The builder is imported by the spec commands only: `serve` starts faster without docutils.
+        # The builder (docutils) is imported by the spec commands only: `serve` never loads it.
         from .builder.docs_page import PageError
         from .builder.overlay import OverlayError
 

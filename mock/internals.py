@@ -60,9 +60,8 @@ _SPEC_CHECK = threading.Lock()
 @contextlib.contextmanager
 def connexion_spec_check_skipped() -> Iterator[None]:
     """Connexion checks every document given to ``add_api`` against its copy of the OpenAPI schema
-    with jsonschema (``OpenAPISpecification._validate_spec``, a classmethod called by ``__init__``):
-    some 80 ms of start-up. The caller has made the same check with jsonschema-rs; Connexion's is
-    off inside this block."""
+    with jsonschema (``OpenAPISpecification._validate_spec``, a classmethod called by ``__init__``).
+    The caller has made the same check with jsonschema-rs; Connexion's is off inside this block."""
     import_connexion_quietly()
     from connexion.spec import OpenAPISpecification
 

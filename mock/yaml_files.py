@@ -1,6 +1,5 @@
-"""YAML parsing for the spec, the scenarios and the world: libyaml when PyYAML was built with it
-(the same documents, about eight times faster, which is most of the mock's start-up), else PyYAML's
-pure-Python parser."""
+"""YAML parsing for the spec, the scenarios and the world: libyaml when PyYAML was built with it,
+else PyYAML's pure-Python parser (the same documents either way)."""
 
 from __future__ import annotations
 
@@ -13,5 +12,5 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load``, faster."""
+    """``yaml.safe_load``, through libyaml where there is one."""
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader

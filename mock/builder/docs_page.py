@@ -39,7 +39,7 @@ class PageError(ValueError):
 
     def __init__(self, source: str, line: int | None, reason: str):
         self.source, self.line, self.reason = source, line, reason
-        super().__init__(f"{source}:{line if line else '?'}: {reason}")
+        super().__init__(f"{source}{f':{line}' if line else ''}: {reason}")
 
 
 @dataclass
@@ -100,7 +100,13 @@ class Page:
 
 def parse_page(path: str | Path) -> Page:
     path = Path(path)
-    return parse_text(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageError(str(path), None, f"not a UTF-8 text file (byte {exc.start}); give a reference page (.rst)") from None
+    except OSError as exc:
+        raise PageError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    return parse_text(text, str(path))
 
 
 def parse_text(text: str, source: str = "<page>") -> Page:

@@ -11,7 +11,7 @@ import yaml
 from .docs_page import parse_page
 from .overlay import apply_overlay
 from .page_to_openapi import page_to_path_item
-from ..yaml_files import load_yaml
+from ..yaml_files import YAMLError, load_yaml
 
 PAGES_DIR = "pages"
 OVERLAY_FILE = "overlay.yaml"
@@ -22,7 +22,11 @@ HEADER = "# Built by `cloud-backup-mock spec build` from spec/pages/*.rst and sp
 def pages_document(spec_dir: Path) -> dict[str, Any]:
     """The document the pages alone yield, before the overlay."""
     paths: dict[str, Any] = {}
-    for page_file in sorted((spec_dir / PAGES_DIR).glob("*.rst")):
+    pages = sorted((spec_dir / PAGES_DIR).glob("*.rst"))
+    if not pages:
+        raise ValueError(f"{spec_dir / PAGES_DIR}: no reference pages (*.rst) there; --spec-dir takes a folder "
+                         f"with pages/, {OVERLAY_FILE} and {OUTPUT_FILE}")
+    for page_file in pages:
         for path, item in page_to_path_item(parse_page(page_file)).items():
             for method in item:
                 if method in paths.get(path, {}):
@@ -32,7 +36,18 @@ def pages_document(spec_dir: Path) -> dict[str, Any]:
 
 
 def build(spec_dir: Path) -> dict[str, Any]:
-    overlay = load_yaml((spec_dir / OVERLAY_FILE).read_text(encoding="utf-8"))
+    if not spec_dir.is_dir():
+        raise ValueError(f"{spec_dir}: no such folder; --spec-dir takes a folder with {PAGES_DIR}/, {OVERLAY_FILE} "
+                         f"and {OUTPUT_FILE}")
+    source = spec_dir / OVERLAY_FILE
+    try:
+        overlay = load_yaml(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(overlay, dict):
+        raise ValueError(f"{source}: not an Overlay document (a mapping with 'overlay' and 'actions')")
     return apply_overlay(pages_document(spec_dir), overlay, str(spec_dir / OVERLAY_FILE))
 
 

@@ -105,6 +105,8 @@ class Contract:
                         raise ContractError(f"{source}: {method.upper()} {path} has no operationId (a string)")
                     self.operations[operation_id] = Operation(operation_id, method.upper(), path,
                                                               _with_path_parameters(spec, item))
+        if not self.operations:
+            raise ContractError(f"{source}: no operations under 'paths'; nothing to serve")
         self.base_path = base_path_of(document)
         self.routes = RouteIndex()
         self.routes.add(document, self.base_path, api="contract")

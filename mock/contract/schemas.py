@@ -1,9 +1,9 @@
 """Does a value fit an OpenAPI 3.0 schema, and if not, why: the one place schemas are compiled.
 
-Each schema is compiled once (kept by identity, with the schema itself so the key stays valid):
-jsonschema-rs answers "valid" in microseconds; openapi-schema-validator (jsonschema) is built only
-when a value does not fit, to explain why. A value is accepted when either accepts it. Every
-request check (parameters, bodies) and every answer check (scenario responses) goes through here.
+Each schema is compiled once (kept by identity, with the schema itself so the key stays valid).
+jsonschema-rs decides; openapi-schema-validator (jsonschema) is built only when a value does not
+fit, to explain why, and a value is accepted when either accepts it. Every request check
+(parameters, bodies) and every answer check (scenario responses) goes through here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class _Compiled:
 
     def explain(self, value: Any) -> list[Any]:
         if self.explainer is None:
-            # Imported on the first value that does not fit: it costs a tenth of the mock's start-up.
+            # Imported on the first value that does not fit: a mock that meets only valid values never loads it.
             from jsonschema import FormatChecker
             from openapi_schema_validator import OAS30Validator
 

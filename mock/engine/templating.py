@@ -4,10 +4,9 @@ A string that is exactly one ``{{ expression }}`` renders to the expression's va
 its type (a dict, a bool, None); any other string containing ``{{``/``{%`` renders as text.
 Dicts and lists are walked, so a response body can mix literal and templated values.
 
-All templates of one request render in one Jinja context over a :class:`Variables` dict:
-Jinja would otherwise copy the variables and its globals into a new context for each of the
-four or five templates a request meets (a fifth of a request's time). Names added to the
-dict later (an effect's ``as:``) are seen by the templates rendered after.
+All templates of one request render in one Jinja context over a :class:`Variables` dict, so
+the variables and Jinja's globals are not copied for each template. Names added to the dict
+later (an effect's ``as:``) are seen by the templates rendered after.
 """
 
 from __future__ import annotations
@@ -50,8 +49,7 @@ def _jinja(variables: dict[str, Any]) -> Context:
 
 class _Template:
     """A template parsed when its file loads (syntax, filter and test names are checked then) and
-    turned into Python on first use: most of a scenario file's templates are never rendered in a
-    run, and compiling them all cost a twentieth of the mock's start-up."""
+    turned into Python on first use: a template that is never rendered is never compiled."""
 
     __slots__ = ("source", "_ast", "_template")
 

@@ -185,13 +185,40 @@ _spec_dir = click.option(
 
 @spec.command("build")
 @_spec_dir
-def spec_build_command(spec_dir: Path) -> None:
-    """Rebuild openapi.yaml from the pages and the overlay."""
+@click.option("--pages", "pages_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Build from this folder of reference pages instead (any copy of the API's docs).")
+@click.option("--overlay", "overlay_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --pages: an Overlay 1.0 document to apply (default: none).")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --pages: where to write the contract (default: standard output).")
+def spec_build_command(spec_dir: Path, pages_dir: Path | None, overlay_file: Path | None, output: Path | None) -> None:
+    """Rebuild openapi.yaml from the pages and the overlay, or build a contract from any folder of pages."""
     from .builder import spec_build
 
+    if pages_dir is None:
+        if overlay_file or output:
+            raise click.UsageError("--overlay and -o go with --pages")
+        with _contract_errors():
+            out = spec_build.write(spec_dir)
+        click.echo(f"wrote {out}")
+        return
     with _contract_errors():
-        out = spec_build.write(spec_dir)
-    click.echo(f"wrote {out}")
+        document, warnings = spec_build.build_from_pages(pages_dir, overlay_file)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    header = f"# Built by `cloud-backup-mock spec build --pages` from {pages_dir}.\n"
+    text = spec_build.render(document, header)
+    operations = sum(1 for item in document["paths"].values() for m in item if m in ("get", "put", "post", "delete", "patch"))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"error: {output}: cannot write: {exc.strerror or exc}", err=True)
+            sys.exit(2)
+    click.echo(f"{operations} operations from {pages_dir}" + (f" written to {output}" if output else "")
+               + f" ({len(warnings)} warnings)", err=True)
 
 
 @spec.command("check")
@@ -217,7 +244,10 @@ def spec_parse_command(page: Path) -> None:
     from .builder.page_to_openapi import page_to_path_item
 
     with _contract_errors():
-        item = page_to_path_item(parse_page(page))
+        parsed = parse_page(page)
+        item = page_to_path_item(parsed)
+    for warning in parsed.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(json.dumps(item, indent=2, ensure_ascii=False))
 
 

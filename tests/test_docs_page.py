@@ -115,7 +115,7 @@ def test_page_without_method_and_path_fails_with_file_and_line():
         parse_text("\nTitle\n~~~~~\n\nJust prose.\n", "x.rst")
 
 
-def test_invalid_example_json_names_the_line():
+def test_invalid_example_json_is_skipped_with_file_and_line():
     text = page("""
         **Example: Do a thing, JSON request**
 
@@ -126,24 +126,38 @@ def test_invalid_example_json_names_the_line():
                "b": oops
            }
         """)
-    with pytest.raises(PageError) as err:
-        parse_text(text, "bad.rst")
+    p = parse_text(text, "bad.rst")
     bad_line = text.splitlines().index('       "b": oops') + 1
-    assert err.value.source == "bad.rst" and err.value.line == bad_line
-    assert "body is not valid JSON" in err.value.reason
+    assert p.warnings == [f"bad.rst:{bad_line}: skipped the body of example 'Example: Do a thing, JSON request': "
+                          "not JSON (Expecting value)"]
+    assert p.examples[0].body is None and not p.examples[0].has_body and p.method == "POST"
 
 
-def test_bad_response_code_is_refused():
+def test_bad_response_code_is_skipped_with_a_warning():
     text = page("").replace("|200            |", "|2xx            |")
-    with pytest.raises(PageError, match=r"response code '2xx' is not a three-digit HTTP status"):
-        parse_text(text, "codes.rst")
+    p = parse_text(text, "codes.rst")
+    line = text.splitlines().index("|2xx            | OK              | Fine.                |") + 1
+    assert p.response_codes == [] and p.warnings == [
+        f"codes.rst:{line}: skipped response code '2xx': not a three-digit HTTP status"]
 
 
-def test_every_reference_page_parses(reference_dir):
-    pages = sorted(reference_dir.glob("*-v2-*.rst"))
-    assert len(pages) == 8
+# Reference pages that are not operation pages (general rules): no method and path, so refused.
+GENERAL_PAGES = {"general-agent-header.rst", "general-request-response.rst", "general-response-codes.rst"}
+
+
+def test_every_reference_operation_page_parses(reference_dir):
+    pages = sorted(p for p in reference_dir.glob("*.rst") if p.name not in GENERAL_PAGES)
+    assert len(pages) >= 13
     for path in pages:
         p = parse_page(path)
-        assert p.path.startswith("/v2/{project_id}/agents") and p.response_codes, path
+        assert p.path.startswith("/v2/{project_id}/") and (p.response_codes or p.response_examples), path
+        assert p.uri_params and p.uri_params[0].name == "{project_id}", path
         assert p.request_example is not None and p.request_example.headers, path
+        assert p.warnings == [], (path, p.warnings)
         json.dumps([e.body for e in p.examples])  # every example body is plain JSON
+
+
+@pytest.mark.parametrize("name", sorted(GENERAL_PAGES))
+def test_general_pages_are_refused_for_having_no_method_and_path(reference_dir, name):
+    with pytest.raises(PageError, match="no code block with the operation's method and path"):
+        parse_page(reference_dir / name)

@@ -67,6 +67,21 @@ def test_unknown_operation(tmp_path):
     assert problem.startswith(f"{path}: scenario 'x' rule 1 (getAgents): unknown operation 'getAgents'; known: authenticateAgent,")
 
 
+def test_url_naming_an_unknown_operation(tmp_path):
+    path = write(tmp_path, """\
+        name: x
+        description: y
+        rules:
+          - operation: registerAgent
+            response:
+              status: 201
+              headers: {Location: "{{ url('getAgnet', agent_id='a') }}"}
+              body: "{{ agent_view('a') }}"
+        """)
+    assert problems(path) == [f"{path}: scenario 'x' rule 1 (registerAgent): url('getAgnet') names an operation "
+                              "the contract does not have"]
+
+
 @pytest.mark.parametrize("response,reason", [
     ("{status: 418}", "getAgent does not document status 418 (documented: 200, 400, 401, 403, 404, 405, 409, 500, 501, 503)"),
     ("{status: 200, body: {id: 1}}", "getAgent 200 body: body: 'project_id' is a required property"),

@@ -4,6 +4,12 @@ Two formats exist: the older one generated from WADL (flat parameter tables, emp
 type columns, no request body example) and the newer one (dotted parameter names,
 ``*(Required)*`` markers, JSON examples). Both are parsed with docutils into a
 :class:`Page`; nothing here knows about OpenAPI.
+
+A page is refused (:class:`PageError`) only when it has no method and path. Anything else
+that cannot be read (a table of unknown shape, a row without a name, a status that is not
+three digits, an example body that is not JSON) is left out and named in ``Page.warnings``
+(file, line, what was skipped); example blocks that are not JSON are kept for what they
+are: request or status lines and headers.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ _METHOD_PATH = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(/\S*)$"
 _REQUEST_LINE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)(?:\s+HTTP/\d(?:\.\d)?)?$")
 _STATUS_LINE = re.compile(r"^(\d{3})(?:\s+\((.*)\))?\s*$")
 _HEADER_LINE = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
+_OR_LINE = re.compile(r"^\s*or\s*$", re.I)
+_DOTTED_NAME = re.compile(r"\{?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}?")
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters\b(?:\s+for\s+the\s+(request|response))?", re.I)
 _CODE_IN_PROSE = re.compile(r"\b([1-5]\d\d)\b(?:\s*\(([A-Za-z ]+)\))?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -88,6 +98,9 @@ class Page:
     response_params: list[Param]
     examples: list[Example]
     accepts_body: bool = True
+    query_params: list[Param] = field(default_factory=list)
+    header_params: list[Param] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what was skipped"
 
     @property
     def request_example(self) -> Example | None:
@@ -114,10 +127,18 @@ def parse_text(text: str, source: str = "<page>") -> Page:
         doc = publish_doctree(text, source_path=source, settings_overrides=_DOCUTILS_SETTINGS)
     except SystemMessage as exc:
         raise PageError(source, _message_line(exc), f"reStructuredText error: {exc}") from None
-    # Informational messages (e.g. a lone "\\" read as a possible title overline) are not content.
+    # Informational messages (e.g. a lone "\\" read as a possible title overline) are not content;
+    # errors (a malformed table) mean docutils left something out: they are warnings of the page.
+    problems = []
     for message in list(doc.findall(nodes.system_message)):
+        if message.get("level", 0) >= 3:
+            where = f":{message['line']}" if message.get("line") else ""
+            detail = " ".join(message.children[0].astext().split()) if message.children else "unreadable markup"
+            problems.append(f"{source}{where}: skipped what docutils could not read: {detail}")
         message.parent.remove(message)
-    return _PageReader(doc, source).read()
+    page = _PageReader(doc, source, text).read()
+    page.warnings[:0] = problems
+    return page
 
 
 def _message_line(exc: SystemMessage) -> int | None:
@@ -145,13 +166,38 @@ def _line(node: nodes.Node) -> int | None:
 
 
 class _PageReader:
-    def __init__(self, doc: nodes.document, source: str):
-        self.doc, self.source = doc, source
+    def __init__(self, doc: nodes.document, source: str, text: str = ""):
+        self.doc, self.source, self.lines = doc, source, text.splitlines()
+
+    def _entry_line(self, entry: nodes.entry) -> int | None:
+        """The source line of a table cell: docutils gives cells no line of their own, only their table's."""
+        estimate = _line(entry) or 1
+        words = entry.astext().split()
+        if not words:
+            return estimate
+        for number in range(estimate, len(self.lines) + 1):
+            if "|" in self.lines[number - 1] and words[0] in self.lines[number - 1]:
+                return number
+        return estimate
+
+    def _block_start(self, block: nodes.literal_block) -> int:
+        """The source line of a code block's first line: docutils' own line numbers drift where a
+        block holds blank or whitespace-only lines."""
+        estimate = _line(block) or 1
+        content = block.astext().strip("\n").splitlines()
+        first = content[0].strip() if content else ""
+        candidates = [i + 1 for i, line in enumerate(self.lines) if first and line.strip() == first]
+        return min(candidates, key=lambda n: abs(n - estimate)) if candidates else estimate
 
     def fail(self, node: nodes.Node | None, reason: str) -> PageError:
         return PageError(self.source, _line(node) if node is not None else None, reason)
 
+    def skip(self, node: nodes.Node | None, what: str) -> None:
+        line = self._entry_line(node) if isinstance(node, nodes.entry) else (_line(node) if node is not None else None)
+        self.warnings.append(f"{self.source}{f':{line}' if line else ''}: skipped {what}")
+
     def read(self) -> Page:
+        self.warnings: list[str] = []
         section = next(iter(self.doc.findall(nodes.section)), None)
         if section is None:
             raise self.fail(None, "no section title: an operation page starts with a titled section")
@@ -159,34 +205,52 @@ class _PageReader:
         method, path, endpoint = self._endpoint(section)
         description, conditions, accepts_body = self._prose(section, endpoint)
         codes: list[ResponseCode] = []
-        uri: list[Param] = []
-        req: list[Param] = []
-        resp: list[Param] = []
+        found: dict[str, list[Param]] = {"uri": [], "query": [], "header": [], "request": [], "response": []}
         for table in section.findall(nodes.table):
-            head_cells = [_text(e) for e in next(table.findall(nodes.thead)).findall(nodes.entry)]
+            heads = list(table.findall(nodes.thead))
+            head_cells = [_text(e) for e in heads[0].findall(nodes.entry)] if heads else []
             if len(head_cells) != 3:
-                raise self.fail(table, f"expected a three-column table, found columns {head_cells}")
-            rows = [[e for e in row.findall(nodes.entry)] for row in next(table.findall(nodes.tbody)).findall(nodes.row)]
+                self.skip(table, f"a table with columns {head_cells} (expected three: 'Response code' or 'Name', ...)")
+                continue
+            rows = [[e for e in row.findall(nodes.entry)] for body in table.findall(nodes.tbody)
+                    for row in body.findall(nodes.row)]
             if head_cells[0].lower().startswith("response code"):
                 codes.extend(self._codes(rows))
             elif head_cells[0].lower() == "name":
-                params = self._params(rows)
-                where = self._subsection(table)
-                if params and params[0].name.startswith("{"):
-                    uri.extend(params)
-                elif where == "response":
-                    resp.extend(params)
-                else:
-                    req.extend(params)
+                where = self._table_kind(table)
+                found[where].extend(self._params(rows, headers=where == "header"))
             else:
-                raise self.fail(table, f"unknown table with header {head_cells} (expected 'Response code' or 'Name')")
-        if not codes:
-            raise self.fail(section, "no response code table")
+                self.skip(table, f"a table with header {head_cells} (expected 'Response code' or 'Name')")
         return Page(
             source=self.source, title=title, method=method, path=path, description=description,
-            conditions=conditions, response_codes=codes, uri_params=uri, request_params=req,
-            response_params=resp, examples=self._examples(section, endpoint), accepts_body=accepts_body,
+            conditions=conditions, response_codes=codes, uri_params=found["uri"], request_params=found["request"],
+            response_params=found["response"], examples=self._examples(section, endpoint), accepts_body=accepts_body,
+            query_params=found["query"], header_params=found["header"], warnings=self.warnings,
         )
+
+    def _table_kind(self, table: nodes.table) -> str:
+        """Which parameters a Name table lists: the sentence before it says ("the header parameters
+        for the request"), else its first row (``{name}``: URI) and its subsection (Response)."""
+        text = ""
+        siblings = table.parent.children if table.parent is not None else []
+        for sibling in reversed(siblings[: siblings.index(table)] if table in siblings else []):
+            if isinstance(sibling, nodes.paragraph):
+                text = _text(sibling)
+                break
+            if isinstance(sibling, (nodes.table, nodes.section, nodes.literal_block)):
+                break
+        said = _TABLE_INTRO.search(text)
+        if said:
+            kind, side = said.group(1).lower(), (said.group(2) or "").lower()
+            if kind in ("uri", "path"):
+                return "uri"
+            if kind in ("header", "query"):
+                return kind
+            return "response" if side == "response" else "request"
+        names = [e for e in table.findall(nodes.entry) if not isinstance(e.parent.parent, nodes.thead)]
+        if names and "".join(names[0].astext().split()).startswith("{"):
+            return "uri"
+        return "response" if self._subsection(table) == "response" else "request"
 
     def _endpoint(self, section: nodes.section) -> tuple[str, str, nodes.Node]:
         for block in section.findall(nodes.literal_block):
@@ -236,25 +300,30 @@ class _PageReader:
         codes = []
         for row in rows:
             code = _text(row[0])
-            if not code.isdigit() or len(code) != 3:
-                raise self.fail(row[0], f"response code {code!r} is not a three-digit HTTP status")
-            codes.append(ResponseCode(int(code), _text(row[1]), _text(row[2])))
+            if not code.isdigit() or len(code) != 3 or not 100 <= int(code) <= 599:
+                self.skip(row[0], f"response code {code!r}: not a three-digit HTTP status")
+                continue
+            codes.append(ResponseCode(int(code), _text(row[1]), _text(row[2]) if len(row) > 2 else ""))
         return codes
 
-    def _params(self, rows: list[list[nodes.entry]]) -> list[Param]:
+    def _params(self, rows: list[list[nodes.entry]], headers: bool = False) -> list[Param]:
         params = []
         for row in rows:
             # Names may be wrapped over lines and partly bold ("host.\ **addresses**.\ " / "**addr**"):
             # the cell's plain text without any whitespace is the dotted name.
             name = "".join(row[0].astext().split())
             if not name:
-                raise self.fail(row[0], "parameter row without a name")
-            if not re.fullmatch(r"\{?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}?", name):
-                raise self.fail(row[0], f"parameter name {name!r} is not a (dotted) identifier")
-            emphasis = [_text(e) for e in row[2].findall(nodes.emphasis)]
+                self.skip(row[0], "a parameter row without a name")
+                continue
+            if not (_HEADER_NAME if headers else _DOTTED_NAME).fullmatch(name):
+                kind = "a header name" if headers else "a (dotted) identifier"
+                self.skip(row[0], f"parameter {name!r}: not {kind}")
+                continue
+            emphasis = [_text(e) for cell in row[1:3] for e in cell.findall(nodes.emphasis)]
             required = "(Required)" in emphasis
             description = _text(row[2]).replace("(Required)", "", 1).strip() if required else _text(row[2])
-            params.append(Param(name, _text(row[1]), description, required, _line(row[0])))
+            kind = _text(row[1]).replace("(Required)", "", 1).strip()
+            params.append(Param(name, kind, description, required, self._entry_line(row[0])))
         return params
 
     def _examples(self, section: nodes.section, endpoint: nodes.Node) -> list[Example]:
@@ -268,11 +337,46 @@ class _PageReader:
                 continue
             if node is endpoint or current is None:
                 continue
-            self._read_block(node, current)
+            for extra in self._read_block(node, current):
+                examples.append(extra)
+                current = extra
         return examples
 
-    def _read_block(self, block: nodes.literal_block, example: Example) -> None:
-        lines = block.astext().strip("\n").splitlines()
+    def _read_block(self, block: nodes.literal_block, example: Example) -> list[Example]:
+        """Read a code block into ``example``. A block may hold several messages (``204 ...`` ``or``
+        ``404 ...``): each one after the first becomes an example of its own, returned."""
+        start = self._block_start(block)
+        messages: list[tuple[int, list[str]]] = []  # (first line's offset, lines)
+        for offset, line in enumerate(block.astext().strip("\n").splitlines()):
+            stripped = line.strip()
+            if _OR_LINE.match(stripped):
+                messages.append((offset + 1, []))
+                continue
+            if (_REQUEST_LINE.match(stripped) or _STATUS_LINE.match(stripped)) and messages and any(
+                    x.strip() for x in messages[-1][1]):
+                messages.append((offset, []))
+            if not messages:
+                messages.append((offset, []))
+            messages[-1][1].append(line)
+        extra: list[Example] = []
+        for offset, lines in messages:
+            if not any(x.strip() for x in lines):
+                continue
+            while not lines[0].strip():
+                lines, offset = lines[1:], offset + 1
+            target = example
+            if target.method or target.status or target.has_body or target.headers:
+                starts = _REQUEST_LINE.match(lines[0].strip()) or _STATUS_LINE.match(lines[0].strip())
+                if starts:  # a second message: an example of its own, with the same title
+                    target = Example(title=example.title, line=start + offset)
+                    extra.append(target)
+                    example = target
+            self._read_message(lines, target, start + offset)
+        return extra
+
+    def _read_message(self, lines: list[str], example: Example, line: int) -> None:
+        while lines and not lines[0].strip():
+            lines, line = lines[1:], line + 1
         first = lines[0].strip() if lines else ""
         rest = lines
         request = _REQUEST_LINE.match(first)
@@ -286,18 +390,20 @@ class _PageReader:
             while rest and rest[0].strip():
                 header = _HEADER_LINE.match(rest[0].strip())
                 if not header:
-                    raise self.fail(block, f"example header line {rest[0].strip()!r} is not 'Name: value'")
+                    break  # not a header: the body starts here
                 example.headers[header.group(1)] = header.group(2).strip()
                 rest = rest[1:]
         body = "\n".join(rest).strip()
         if not body:
             return
+        body_line = line + (len(lines) - len(rest)) + next(i for i, x in enumerate(rest) if x.strip())
         if example.has_body:
-            raise self.fail(block, f"example {example.title!r} has two bodies")
+            self.warnings.append(f"{self.source}:{body_line}: skipped a second body of example {example.title!r}")
+            return
         try:
-            example.body = json.loads(body)
+            example.body = json.loads(body, strict=False)  # strict=False: control characters inside strings
         except json.JSONDecodeError as exc:
-            offset = len(lines) - len(rest)
-            line = (_line(block) or 1) + offset + exc.lineno - 1
-            raise PageError(self.source, line, f"example {example.title!r}: body is not valid JSON ({exc.msg})") from None
+            self.warnings.append(f"{self.source}:{body_line + exc.lineno - 1}: skipped the body of example "
+                                 f"{example.title!r}: not JSON ({exc.msg})")
+            return
         example.has_body = True

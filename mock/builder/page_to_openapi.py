@@ -44,7 +44,8 @@ def _operation(page: Page) -> dict[str, Any]:
         "description": "\n\n".join(page.description),
         "x-docs-source": page.source.rsplit("/", 1)[-1],
     }
-    params = [_path_parameter(p) for p in page.uri_params]
+    params = ([_parameter(p, "path") for p in page.uri_params] + [_parameter(p, "query") for p in page.query_params]
+              + [_parameter(p, "header") for p in page.header_params])
     if params:
         op["parameters"] = params
     request = page.request_example
@@ -55,21 +56,37 @@ def _operation(page: Page) -> dict[str, Any]:
             "method": request.method, "url": request.url, "headers": request.headers,
             **({"body": request.body} if request.has_body else {}),
         }
-    op["responses"] = _responses(page)
+    op["responses"] = _responses(page) or {
+        "default": {"description": "The page documents no response codes and shows no response example."}}
     return op
 
 
-def _path_parameter(param: Param) -> dict[str, Any]:
+def _parameter(param: Param, location: str) -> dict[str, Any]:
+    kind = _TYPES.get(param.type.lower(), "string")
     out: dict[str, Any] = {
-        "name": param.name.strip("{}"), "in": "path", "required": True,
-        "description": param.description, "schema": {"type": _TYPES.get(param.type.lower(), "string")},
+        "name": param.name.strip("{}"), "in": location, "required": location == "path" or param.required,
+        "description": param.description, "schema": {"type": kind},
     }
     match = _LITERAL_EXAMPLE.search(param.description)
     if match:
         # A literal wrapped over table lines ("8f135b4f-7a69-4b8a- 947f-...") is one value.
-        out["example"] = "".join(match.group(1).split())
+        out["example"] = _typed("".join(match.group(1).split()).strip("`"), kind)
         out["description"] = param.description[: match.start()].strip()
     return out
+
+
+def _typed(text: str, kind: str) -> Any:
+    """An example value from prose, as its parameter's type (``100`` for an integer)."""
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 def _request_body(page: Page, example: Example | None) -> dict[str, Any]:
@@ -214,6 +231,8 @@ def _add_property(root: dict[str, Any], path: tuple[str, ...], param: Param, exa
     declared = _TYPES.get(param.type.lower())
     found, value = _example_at(example, path)
     actual = _json_type(value) if found and value is not None else None
+    if found and value is None:
+        schema["nullable"] = True  # the example shows null: it wins over the table
     kind = actual or declared
     if kind == "object":
         schema.setdefault("type", "object")

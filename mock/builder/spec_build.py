@@ -1,4 +1,12 @@
-"""Build ``spec/openapi.yaml`` from the reference pages in ``spec/pages`` and ``spec/overlay.yaml``."""
+"""Build an OpenAPI document from a folder of reference pages and an optional overlay: the committed
+``spec/openapi.yaml`` (``spec/pages`` + ``spec/overlay.yaml``), or a contract from any copy of the docs.
+
+Every page with a method and path becomes an operation. Two pages of the same method and path (two
+versions of one page) make one operation: the page that documents more (response codes, parameters,
+example bodies) wins, and the other is named in a warning. Two operations whose titles give the same
+operationId get ``…2``, ``…3`` in page order, also with a warning. Pages without a method and path are
+skipped with a warning; what a page's own parser skipped is passed on as warnings too.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from .docs_page import parse_page
+from ..yaml_files import YAMLError, load_yaml
+from .docs_page import Page, PageError, parse_page
 from .overlay import apply_overlay
 from .page_to_openapi import page_to_path_item
-from ..yaml_files import YAMLError, load_yaml
 
 PAGES_DIR = "pages"
 OVERLAY_FILE = "overlay.yaml"
@@ -19,27 +27,56 @@ OUTPUT_FILE = "openapi.yaml"
 HEADER = "# Built by `cloud-backup-mock spec build` from spec/pages/*.rst and spec/overlay.yaml. Do not edit.\n"
 
 
-def pages_document(spec_dir: Path) -> dict[str, Any]:
-    """The document the pages alone yield, before the overlay."""
+def pages_document(pages_dir: Path, warnings: list[str] | None = None, strict: bool = True) -> dict[str, Any]:
+    """The document the pages alone yield, before any overlay. ``strict`` (the committed spec): a page
+    that cannot be read, or two pages of one operation, is an error; else each is a warning."""
+    warnings = [] if warnings is None else warnings
+    files = sorted(pages_dir.glob("*.rst")) if pages_dir.is_dir() else []
+    if not files:
+        raise ValueError(f"{pages_dir}: no reference pages (*.rst) there")
+    chosen: dict[tuple[str, str], Page] = {}
+    for page_file in files:
+        try:
+            page = parse_page(page_file)
+        except PageError as exc:
+            if strict:
+                raise
+            warnings.append(f"{exc} (page skipped)")
+            continue
+        warnings.extend(page.warnings)
+        if strict and page.warnings:
+            raise ValueError(page.warnings[0])
+        key = (page.method, page.path)
+        if key in chosen:
+            if strict:
+                raise ValueError(f"{page_file}: {page.method} {page.path} is documented twice")
+            kept, dropped = (chosen[key], page) if _weight(chosen[key]) >= _weight(page) else (page, chosen[key])
+            warnings.append(f"{dropped.source}: {page.method} {page.path} is also documented by {kept.source}, "
+                            "which documents more; using that one")
+            chosen[key] = kept
+        else:
+            chosen[key] = page
     paths: dict[str, Any] = {}
-    pages = sorted((spec_dir / PAGES_DIR).glob("*.rst"))
-    if not pages:
-        raise ValueError(f"{spec_dir / PAGES_DIR}: no reference pages (*.rst) there; --spec-dir takes a folder "
-                         f"with pages/, {OVERLAY_FILE} and {OUTPUT_FILE}")
-    for page_file in pages:
-        for path, item in page_to_path_item(parse_page(page_file)).items():
-            for method in item:
-                if method in paths.get(path, {}):
-                    raise ValueError(f"{page_file}: {method.upper()} {path} is documented twice")
+    ids: dict[str, int] = {}
+    for page in chosen.values():
+        for path, item in page_to_path_item(page).items():
+            for operation in item.values():
+                base = operation["operationId"]
+                ids[base] = ids.get(base, 0) + 1
+                if ids[base] > 1:
+                    operation["operationId"] = f"{base}{ids[base]}"
+                    warnings.append(f"{page.source}: operationId {base!r} is taken; this operation is "
+                                    f"{operation['operationId']!r}")
             paths.setdefault(path, {}).update(item)
     return {"openapi": "3.0.3", "info": {"title": "", "version": ""}, "paths": paths}
 
 
-def build(spec_dir: Path) -> dict[str, Any]:
-    if not spec_dir.is_dir():
-        raise ValueError(f"{spec_dir}: no such folder; --spec-dir takes a folder with {PAGES_DIR}/, {OVERLAY_FILE} "
-                         f"and {OUTPUT_FILE}")
-    source = spec_dir / OVERLAY_FILE
+def _weight(page: Page) -> int:
+    return (len(page.response_codes) + len(page.uri_params) + len(page.query_params) + len(page.header_params)
+            + len(page.request_params) + len(page.response_params) + sum(e.has_body for e in page.examples))
+
+
+def load_overlay(source: Path) -> dict[str, Any]:
     try:
         overlay = load_yaml(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -48,7 +85,37 @@ def build(spec_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{source}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(overlay, dict):
         raise ValueError(f"{source}: not an Overlay document (a mapping with 'overlay' and 'actions')")
-    return apply_overlay(pages_document(spec_dir), overlay, str(spec_dir / OVERLAY_FILE))
+    return overlay
+
+
+def build(spec_dir: Path) -> dict[str, Any]:
+    """The committed contract: ``spec_dir``'s pages and overlay, every page read in full."""
+    if not spec_dir.is_dir():
+        raise ValueError(f"{spec_dir}: no such folder; --spec-dir takes a folder with {PAGES_DIR}/, {OVERLAY_FILE} "
+                         f"and {OUTPUT_FILE}")
+    overlay = load_overlay(spec_dir / OVERLAY_FILE)
+    try:
+        document = pages_document(spec_dir / PAGES_DIR)
+    except ValueError as exc:
+        if "no reference pages" in str(exc):
+            raise ValueError(f"{exc}; --spec-dir takes a folder with {PAGES_DIR}/, {OVERLAY_FILE} and "
+                             f"{OUTPUT_FILE}") from None
+        raise
+    return apply_overlay(document, overlay, str(spec_dir / OVERLAY_FILE))
+
+
+def build_from_pages(pages_dir: Path, overlay_file: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """A contract from any folder of operation pages (and an overlay, if given), with the warnings."""
+    if not pages_dir.is_dir():
+        raise ValueError(f"{pages_dir}: no such folder of reference pages")
+    warnings: list[str] = []
+    document = pages_document(pages_dir, warnings, strict=False)
+    if overlay_file is not None:
+        document = apply_overlay(document, load_overlay(overlay_file), str(overlay_file))
+    else:
+        document["info"] = {"title": f"Built from the reference pages in {pages_dir.name}", "version": "unversioned"}
+        document["servers"] = [{"url": "/"}]
+    return document, warnings
 
 
 class _Dumper(yaml.SafeDumper):
@@ -56,8 +123,8 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def render(document: dict[str, Any]) -> str:
-    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+def render(document: dict[str, Any], header: str = HEADER) -> str:
+    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def write(spec_dir: Path) -> Path:

@@ -123,6 +123,15 @@ class Contract:
             raise ContractError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: "
                                 f"{getattr(exc, 'problem', None) or exc}") from None
 
+    def item_of(self, operation: Operation) -> Operation | None:
+        """The GET operation at ``<operation's path>/{id}``: where what a POST to a collection makes is read."""
+        for candidate in self.operations.values():
+            if candidate.method == "GET" and candidate.path.startswith(operation.path.rstrip("/") + "/{") \
+                    and candidate.path.count("/") == operation.path.rstrip("/").count("/") + 1 \
+                    and candidate.path.endswith("}"):
+                return candidate
+        return None
+
     def operation(self, operation_id: str) -> Operation:
         try:
             return self.operations[operation_id]

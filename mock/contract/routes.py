@@ -4,7 +4,8 @@ Routing, 404, 405 with ``Allow`` and the operation the journal records all ask :
 so they cannot disagree. Where several templates match a path (``/v2/{project_id}/agents/tokens`` and
 ``/v2/{project_id}/agents/{agent_id}``), the most specific one decides: the one with the most literal
 segments. ``GET …/agents/tokens`` is therefore a 405 (``Allow: POST``), never ``getAgent`` with the
-agent id ``tokens``.
+agent id ``tokens``. Repeated slashes count as one (``/v2/110011//backups``, as one of the docs'
+example requests prints it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _PARAMETER = re.compile(r"\{([^{}/]+)\}")
+_SLASHES = re.compile(r"//+")
 
 
 def base_path_of(document: dict[str, Any]) -> str:
@@ -81,6 +83,8 @@ class RouteIndex:
         return list(self._routes)
 
     def match(self, method: str, path: str) -> Match:
+        if "//" in path:
+            path = _SLASHES.sub("/", path)
         best: int | None = None
         allowed: set[str] = set()
         first_route = None

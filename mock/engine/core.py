@@ -18,17 +18,18 @@ from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..contract import Contract, Operation, error_document, schema_errors
 from ..config import MockConfig
-from ..shipped import WORLD_FILE_NAME
+from ..shipped import SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
 from .samples import sample_body, sample_header
 from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, load_directory
 from .templating import TemplateError, Variables, is_static, render
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock")
+DOCUMENTED = "(documented)"  # the scenario name of an answer no rule gave: the contract's own example
 _PREFER_ITEM = re.compile(r"^\s*(code|example|dynamic)\s*=\s*([^\s,;]+)\s*$")
 
 
@@ -168,9 +169,8 @@ class Engine:
                 if isinstance(outcome, Outcome):
                     return outcome
                 context = outcome
-        return Outcome(500, body=error_document("No scenario rule answered this request.", [
-            f"scenarios tried: {', '.join(n for n, _ in chain)}; none has a rule for "
-            f"{request.operation.operation_id} that matches"]), has_body=True, scenario="(none)")
+        # No rule answers: the operation's documented success, as the docs show it.
+        return self.documented(request, scenario=DOCUMENTED)
 
     async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
                         world: ProjectWorld, context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
@@ -254,27 +254,59 @@ class Engine:
             return None
         op = request.operation
         statuses = op.statuses
+        status = None
         if "code" in wanted:
             if not wanted["code"].isdigit() or int(wanted["code"]) not in statuses:
                 raise RequestError(f"Prefer: code={wanted['code']} is not documented for {op.operation_id}.",
                                    [f"documented: {', '.join(map(str, statuses))}"])
             status = int(wanted["code"])
-        else:
-            status = min(statuses)
+        return self.documented(request, status, wanted.get("example"), scenario=f"Prefer: {prefer.strip()}")
+
+    def documented(self, request: RequestContext, status: int | None = None, example: str | None = None,
+                   scenario: str = DOCUMENTED) -> Outcome:
+        """The answer the contract documents: ``status`` (default: the lowest success, else the lowest
+        status documented) with its example body, or the ``example`` of that name, or a schema-valid
+        body where the docs have none; headers from their examples, a ``Location`` on this server."""
+        op = request.operation
+        statuses = op.statuses
+        if status is None:
+            status = min((s for s in statuses if 200 <= s < 300), default=min(statuses, default=200))
         media = ((op.response(status) or {}).get("content") or {}).get("application/json")
         body, has_body = None, media is not None
-        if "example" in wanted:
+        if example is not None:
             named = {**({"default": media["example"]} if media and "example" in media else {}),
                      **{k: v.get("value") for k, v in ((media or {}).get("examples") or {}).items()}}
-            if wanted["example"] not in named:
-                raise RequestError(f"Prefer: example={wanted['example']} is not documented for {op.operation_id} {status}.",
+            if example not in named:
+                raise RequestError(f"Prefer: example={example} is not documented for {op.operation_id} {status}.",
                                    [f"documented examples: {', '.join(named) or 'none'}"])
-            body = named[wanted["example"]]
+            body = named[example]
         elif media is not None:
-            body = media["example"] if "example" in media else sample_body(media["schema"], status)
-        headers = {name: sample_header(name, spec, request.base_url)
-                   for name, spec in op.response_headers(status).items()}
-        return Outcome(status, headers, body, has_body, scenario=f"Prefer: {prefer.strip()}")
+            body = media["example"] if "example" in media else sample_body(media.get("schema") or {}, status)
+        headers = {}
+        for name, spec in op.response_headers(status).items():
+            if name.lower() == "location":
+                headers[name] = self._location(request, spec.get("example"))
+            elif name.lower() != "content-type":
+                headers[name] = sample_header(name, spec, request.base_url)
+        return Outcome(status, headers, body, has_body, scenario=scenario)
+
+    def _location(self, request: RequestContext, documented: Any) -> str:
+        """Where what the request made can be read on this server: the item operation of the path
+        (``GET <this path>/{id}``) with the request's path values and the documented example's id (a
+        new one where the example's does not fit the parameter), else the example's path here."""
+        item = self.contract.item_of(request.operation)
+        if item is not None:
+            name = item.path.rsplit("{", 1)[1].rstrip("}")
+            last = urlsplit(str(documented)).path.rstrip("/").rsplit("/", 1)[-1] if documented else ""
+            parameter = next((p for p in item.spec.get("parameters", []) if p.get("name") == name), {})
+            if not last or schema_errors(parameter.get("schema") or {"type": "string"}, last):
+                last = str(uuid.uuid4())
+            values = {**request.path_params, "project_id": request.project_id, name: last}
+            return request.base_url + _fill(item.path, values)
+        if documented:
+            parts = urlsplit(str(documented))
+            return request.base_url + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return request.base_url + _fill(request.operation.path, request.path_params)
 
     def _template_context(self, request: RequestContext, world: ProjectWorld) -> Variables:
         path_params = request.path_params
@@ -284,9 +316,8 @@ class Engine:
             return token_agent or request.headers.get("x-agent-id") or path_params.get("agent_id")
 
         def url(operation_id: str, **params: Any) -> str:
-            template = self.contract.operation(operation_id).path
-            values = {"project_id": request.project_id, **params}
-            return request.base_url + re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), template)
+            return request.base_url + _fill(self.contract.operation(operation_id).path,
+                                            {"project_id": request.project_id, **params})
 
         return Variables({
             "operation": request.operation.operation_id, "project_id": request.project_id,
@@ -299,6 +330,11 @@ class Engine:
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
         })
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    """A path template with its parameters filled in, each percent-encoded as one segment."""
+    return re.sub(r"\{([^{}/]+)\}", lambda m: quote(str(values.get(m.group(1), "")), safe=""), template)
 
 
 def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:
@@ -353,15 +389,24 @@ def _format_selection(selection: Selection) -> str:
 
 
 def build_engine(config: MockConfig) -> Engine:
-    """The engine a configuration describes: its contract, scenarios and world seed, all checked."""
+    """The engine a configuration describes: its contract, scenarios and world seed, all checked.
+
+    The shipped scenarios and world are written for the shipped contract: served with another one,
+    what in them does not fit it is left out and logged, one warning each. Scenario files of the
+    user's own are held to whichever contract is served."""
     contract = Contract.load(config.spec_file)
-    scenarios = load_directory(config.scenarios_dir, contract, config.scenario_files)
+    shipped_for_another = (Path(config.scenarios_dir).resolve() == SCENARIOS_DIR.resolve()
+                           and Path(config.spec_file).resolve() != SPEC_FILE.resolve())
+    left_out: list[str] | None = [] if shipped_for_another else None
+    scenarios = load_directory(config.scenarios_dir, contract, config.scenario_files, left_out)
     world_file = config.world_file or Path(config.scenarios_dir) / WORLD_FILE_NAME
 
     def example(operation_id: str) -> Any:
         return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
 
-    seed = Seed.load(world_file, example)
+    seed = Seed.load(world_file, example, left_out)
+    for problem in left_out or []:
+        log.warning("%s", problem)
     for name, value in config.settings.items():
         if not hasattr(seed.settings, name):
             raise ValueError(f"unknown world setting {name!r}")

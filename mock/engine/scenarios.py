@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..contract import Contract, Operation, field_path, schema_errors
-from .templating import TemplateError, compile_condition, compile_value, is_static
+from .templating import TemplateError, compile_condition, compile_value, constant_arguments, is_static
 from .world import effect_names
 from ..yaml_files import YAMLError, load_yaml
 
@@ -34,6 +34,11 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class ContractMismatch(ScenarioError):
+    """A rule that does not fit the contract it is loaded against: an operation the contract does not
+    have, or a status, header or body it does not document."""
 
 
 @dataclass
@@ -112,10 +117,14 @@ def _file_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def load_directory(directory: str | Path, contract: Contract, extra_files: list[Path] = ()) -> dict[str, Scenario]:
+def load_directory(directory: str | Path, contract: Contract, extra_files: list[Path] = (),
+                   left_out: list[str] | None = None) -> dict[str, Scenario]:
     """Every ``*.yaml`` scenario file in ``directory`` (but ``world.yaml``) and ``extra_files``.
 
-    Raises :class:`ScenarioError` listing every problem found, each naming its file.
+    Raises :class:`ScenarioError` listing every problem found, each naming its file. With a
+    ``left_out`` list, the rules of ``directory``'s files that do not fit the contract are left out
+    and named there instead (the shipped scenarios served with another contract); ``extra_files``
+    are always checked in full.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -123,9 +132,10 @@ def load_directory(directory: str | Path, contract: Contract, extra_files: list[
     files = sorted(p for p in directory.glob("*.yaml") if p.name != "world.yaml") + [Path(f) for f in extra_files]
     scenarios: dict[str, Scenario] = {}
     problems: list[str] = []
+    extra = {Path(f) for f in extra_files}
     for path in files:
         try:
-            loaded = load_file(path, contract)
+            loaded = load_file(path, contract, None if path in extra else left_out)
         except ScenarioError as exc:
             problems.extend(exc.problems)
             continue
@@ -140,7 +150,7 @@ def load_directory(directory: str | Path, contract: Contract, extra_files: list[
     return scenarios
 
 
-def load_file(path: str | Path, contract: Contract) -> list[Scenario]:
+def load_file(path: str | Path, contract: Contract, left_out: list[str] | None = None) -> list[Scenario]:
     path = Path(path)
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
@@ -162,6 +172,11 @@ def load_file(path: str | Path, contract: Contract) -> list[Scenario]:
             prefix = f"{path}: scenario {entry['name']!r} rule {index + 1} ({raw['operation']})"
             try:
                 rules.append(_compile_rule(entry["name"], index, raw, contract))
+            except ContractMismatch as exc:
+                if left_out is None:
+                    problems.extend(f"{prefix}: {problem}" for problem in exc.problems)
+                else:
+                    left_out.append(f"{prefix}: left out, it does not fit {contract.source}: {exc.problems[0]}")
             except (ScenarioError, TemplateError, re.error) as exc:
                 for problem in getattr(exc, "problems", [str(exc)]):
                     problems.append(f"{prefix}: {problem}")
@@ -192,7 +207,7 @@ def _compile_rule(scenario: str, index: int, raw: dict[str, Any], contract: Cont
     elif operation in contract.operations:
         operations = [contract.operations[operation]]
     else:
-        raise ScenarioError([f"unknown operation {operation!r}; known: {', '.join(sorted(contract.operations))}, *"])
+        raise ContractMismatch([f"unknown operation {operation!r}; known: {', '.join(sorted(contract.operations))}, *"])
     rule = Rule(scenario, index, operation, times=compile_value(raw.get("times")),
                 delay=compile_value(raw.get("delay", 0)), drop=bool(raw.get("drop", False)))
     for part, matchers in (raw.get("match") or {}).items():
@@ -208,6 +223,8 @@ def _compile_rule(scenario: str, index: int, raw: dict[str, Any], contract: Cont
             raise ScenarioError([f"unknown effect {effect['do']!r}; known: {', '.join(known_effects)}"])
         args = {k: v for k, v in effect.items() if k not in ("do", "as")}
         rule.effects.append(Effect(effect["do"], effect.get("as"), compile_value(args)))
+    named = [name for part in (rule.when, rule.times, rule.delay, [e.args for e in rule.effects])
+             for name in constant_arguments(part, "url")]
     if "response" in raw:
         response = raw["response"]
         rule.response = Response(response["status"], compile_value({str(k): str(v) if isinstance(v, int) else v
@@ -215,7 +232,11 @@ def _compile_rule(scenario: str, index: int, raw: dict[str, Any], contract: Cont
                                  compile_value(response.get("body")), "body" in response)
         problems = [p for op in operations for p in response_problems(op, rule.response)]
         if problems:
-            raise ScenarioError(sorted(set(problems), key=problems.index))
+            raise ContractMismatch(sorted(set(problems), key=problems.index))
+        named += constant_arguments([rule.response.headers, rule.response.body], "url")
+    unknown = sorted({name for name in named if name not in contract.operations})
+    if unknown:
+        raise ContractMismatch([f"url({name!r}) names an operation the contract does not have" for name in unknown])
     return rule
 
 

@@ -131,6 +131,20 @@ def compile_condition(source: str) -> _Expression:
         raise TemplateError(f"condition {source!r}: {exc.message}") from None
 
 
+def constant_arguments(compiled: Any, function: str) -> list[str]:
+    """The constant first arguments of every call to ``function`` in compiled templates
+    (``url('getAgent', ...)`` -> ``['getAgent']``), so a loader can check them."""
+    if isinstance(compiled, _Template):
+        return [call.args[0].value for call in compiled._ast.find_all(nodes.Call)
+                if isinstance(call.node, nodes.Name) and call.node.name == function
+                and call.args and isinstance(call.args[0], nodes.Const) and isinstance(call.args[0].value, str)]
+    if isinstance(compiled, dict):
+        return [name for v in compiled.values() for name in constant_arguments(v, function)]
+    if isinstance(compiled, list):
+        return [name for v in compiled for name in constant_arguments(v, function)]
+    return []
+
+
 def is_static(compiled: Any) -> bool:
     if isinstance(compiled, _Template):
         return False

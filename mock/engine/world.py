@@ -57,7 +57,8 @@ class Seed:
     source: str = "world.yaml"
 
     @classmethod
-    def load(cls, path: str | Path, examples: Callable[[str], Any] = lambda name: None) -> "Seed":
+    def load(cls, path: str | Path, examples: Callable[[str], Any] = lambda name: None,
+             left_out: list[str] | None = None) -> "Seed":
         """Read a seed file; an agent entry ``{example: OPERATION, ...}`` starts from that
         operation's documented response example (``examples`` looks it up)."""
         path = Path(path)
@@ -73,7 +74,11 @@ class Seed:
             name = entry.pop("example", None)
             base = copy.deepcopy(examples(name)) if name else {}
             if name and not isinstance(base, dict):
-                raise ValueError(f"{path}: agent entry names example {name!r}, which the contract does not have")
+                problem = f"{path}: agent entry names example {name!r}, which the contract does not have"
+                if left_out is None:
+                    raise ValueError(problem)
+                left_out.append(f"{problem}; left out")
+                continue
             agents.append({**base, **entry})
         return cls(settings, agents, data.get("verification_requests") or [],
                    data.get("encryption_requests") or [], str(path))

@@ -32,10 +32,14 @@ def main() -> None:
               help="Lifetime of tokens from authenticateAgent  [default: world.yaml's, 86400]")
 @click.option("--auto-report-after", default=None, metavar="SECONDS|never",
               help="Report vault requests on the agent's behalf after this delay  [default: world.yaml's, 5]")
-@click.option("--journal-size", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Requests kept in the journal (a ring buffer: the oldest go first).")
-@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
-              help="Larger request bodies are refused with 413.")
+@click.option("--journal-size", type=click.IntRange(min=1), default=None,
+              help="Requests kept in the journal (same as --limit journal_entries=N)  [default: 1000]")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=None,
+              help="Larger request bodies are refused with 413 (same as --limit max_body_bytes=N)  [default: 1048576]")
+@click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE",
+              help="Set one of the server's bounds, e.g. max_projects=500 (repeatable; the README lists them).")
+@click.option("--journal-mask", "journal_mask", multiple=True, metavar="NAME",
+              help="Also mask this header or body field in the journal (repeatable).")
 @click.option("--admin-token", default=None, envvar="CLOUD_BACKUP_MOCK_ADMIN_TOKEN", metavar="TOKEN",
               help="Require this X-Admin-Token on the admin API (also $CLOUD_BACKUP_MOCK_ADMIN_TOKEN).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -46,7 +50,7 @@ def main() -> None:
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
-          max_body_bytes, admin_token, workers, reload, log_format, spec_file) -> None:
+          max_body_bytes, limits, journal_mask, admin_token, workers, reload, log_format, spec_file) -> None:
     """Start the mock server."""
     from .config import CONFIG_ENVIRONMENT_VARIABLE, MockConfig
     from .contract import ContractError
@@ -57,6 +61,7 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     from .http.server import run_foreground
 
     configure_process()
+    _raise_open_file_limit()
     settings: dict = {}
     if token_ttl is not None:
         settings["token_ttl_seconds"] = token_ttl
@@ -65,9 +70,16 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
             settings["auto_report_after_seconds"] = None if auto_report_after == "never" else float(auto_report_after)
         except ValueError:
             raise click.BadParameter("a number of seconds or 'never'", param_hint="--auto-report-after") from None
+    bounds = {}
+    for item in limits:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--limit")
+        bounds[name.strip()] = value.strip()
     config = MockConfig(spec_file=spec_file, scenarios_dir=scenarios_dir, scenario_files=list(scenario_files),
-                        active=list(active), log_format=log_format, settings=settings,
-                        journal_size=journal_size, max_body_bytes=max_body_bytes, admin_token=admin_token)
+                        active=list(active), log_format=log_format, settings=settings, limits=bounds,
+                        journal_size=journal_size, max_body_bytes=max_body_bytes, admin_token=admin_token,
+                        journal_mask=list(journal_mask))
     if not admin_token and not _is_loopback(host):
         click.echo(f"warning: listening on {host} beyond loopback with an open admin API: anyone who reaches it "
                    "can change scenarios and reset state; set --admin-token", err=True)
@@ -85,14 +97,42 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
                f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
     if workers > 1:
         os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
-        run_foreground("cloud_backup_mock.http.app:app_from_environment", host, port, workers=workers)
+        run_foreground("cloud_backup_mock.http.app:app_from_environment", host, port, app.engine.limits,
+                       workers=workers)
         return
-    reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files)).start() if reload else None
+    reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files))
+    if reload:
+        reloader.start()
+    _reload_on_sighup(reloader)
     try:
-        run_foreground(app, host, port)
+        run_foreground(app, host, port, app.engine.limits)
     finally:
-        if reloader:
-            reloader.stop()
+        reloader.stop()
+
+
+def _reload_on_sighup(reloader) -> None:
+    """SIGHUP reloads the scenario files (the last good set stays if they are broken), as daemons do."""
+    import signal
+    import threading
+
+    def reload(signum, frame) -> None:
+        threading.Thread(target=reloader.check, kwargs={"force": True}, name="sighup-reload", daemon=True).start()
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, reload)
+
+
+def _raise_open_file_limit() -> None:
+    """Open connections are file descriptors: let the process have as many as the system allows it,
+    so max_connections (not the soft limit) decides when a client is turned away."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _is_loopback(host: str) -> bool:

@@ -128,3 +128,102 @@ def render_chunks(template: Any, context: Any) -> Iterator[str]:
     """Run a compiled template in a given context: ``Template.root_render_func``, the generator
     ``Template.render`` runs in the context it makes."""
     return template.root_render_func(context)
+
+
+# ---- uvicorn: the HTTP protocol, with the connection bounds ---------------------------------------
+
+def guarded_protocol(limits: Any, refusal: Any) -> type:
+    """uvicorn's httptools protocol with the bounds of ``limits`` (``Limits``): at most
+    ``max_connections`` open connections (one more is answered 503 with ``Retry-After`` and closed);
+    a connection that sends nothing for ``idle_timeout`` is closed; a request's line and headers must
+    arrive within ``header_timeout`` (else 408) and within ``max_header_bytes`` (else 431), counted as
+    they arrive, so nothing larger is ever held. ``refusal(status, message, errors, headers)`` gives
+    the answer's bytes. A subclass per server, for the server's own bounds.
+
+    Relies on uvicorn's ``HttpToolsProtocol``: ``connections`` (the server's open connections, this one
+    included once ``connection_made`` ran), ``transport``, ``loop``, and httptools' parser callbacks
+    ``on_headers_complete`` / ``on_message_complete``, called from ``data_received``."""
+    base = _guarded_base()
+    return type("GuardedHttpToolsProtocol", (base,), {"limits": limits, "refusal": staticmethod(refusal),
+                                                      "__module__": __name__})
+
+
+_GUARDED_BASE: type | None = None
+
+
+def _guarded_base() -> type:
+    global _GUARDED_BASE
+    if _GUARDED_BASE is not None:
+        return _GUARDED_BASE
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedBase(HttpToolsProtocol):
+        limits: Any = None
+        refusal: Any = None
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._head_bytes, self._in_head, self._refused, self._began = 0, True, False, False
+            self._timer = None
+            if len(self.connections) > self.limits.max_connections:
+                self._refuse(503, "The mock has as many open connections as it keeps; retry shortly.",
+                             [f"max_connections: {self.limits.max_connections}"], {"Retry-After": "1"})
+                return
+            self._timer = self.loop.call_later(self.limits.idle_timeout, self._timed_out)
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._in_head:
+                self._head_bytes += len(data)
+                if not self._began:
+                    self._began = True
+                    self._restart_timer(self.limits.header_timeout)
+            super().data_received(data)  # a chunk is at most asyncio's read size: what is held stays bounded
+            if self._in_head and self._head_bytes > self.limits.max_header_bytes and not self._refused:
+                self._refuse(431, "The request's line and headers are larger than the mock takes.",
+                             [f"max_header_bytes: {self.limits.max_header_bytes}"])
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._cancel_timer()
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head, self._head_bytes, self._began = True, 0, False
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()  # uvicorn's keep-alive timer (idle_timeout) runs from here
+            self._cancel_timer()
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_timer()
+            super().connection_lost(exc)
+
+        def _restart_timer(self, seconds: float) -> None:
+            self._cancel_timer()
+            self._timer = self.loop.call_later(seconds, self._timed_out)
+
+        def _cancel_timer(self) -> None:
+            if getattr(self, "_timer", None) is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _timed_out(self) -> None:
+            self._timer = None
+            if self._began and self._in_head:
+                self._refuse(408, "The request's line and headers did not arrive in time.",
+                             [f"header_timeout: {self.limits.header_timeout} s"])
+            elif self._in_head and self.cycle is None or (self.cycle is not None and self.cycle.response_complete):
+                self.transport.close()  # idle: nothing asked, nothing to answer
+
+        def _refuse(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None) -> None:
+            self._refused = True
+            self._cancel_timer()
+            if not self.transport.is_closing():
+                self.transport.write(self.refusal(status, message, errors, headers or {}))
+                self.transport.close()
+
+    _GUARDED_BASE = GuardedBase
+    return GuardedBase

@@ -92,6 +92,17 @@ def token_issued(engine):
 
 
 @case("default#4")
+def agents_full(engine):
+    engine.world.project(DOCS_PROJECT).settings.max_agents = 3
+    first = ask(engine, "registerAgent", example(engine, "registerAgent"))
+    assert first.status == 201
+    outcome = ask(engine, "registerAgent", example(engine, "registerAgent"))
+    assert outcome.status == 403 and "as many agents" in outcome.body["message"]
+    assert len(engine.world.project(DOCS_PROJECT).agents) == 3
+    return outcome
+
+
+@case("default#5")
 def agent_registered(engine):
     outcome = ask(engine, "registerAgent", example(engine, "registerAgent"))
     assert outcome.status == 201 and outcome.body["password"]
@@ -100,14 +111,14 @@ def agent_registered(engine):
     return outcome
 
 
-@case("default#5")
+@case("default#6")
 def unknown_agent(engine):
     outcome = ask(engine, "getAgent", agent_id=UNKNOWN)
     assert outcome.status == 404 and UNKNOWN in outcome.body["message"]
     return outcome
 
 
-@case("default#6")
+@case("default#7")
 def docs_agent(engine):
     outcome = ask(engine, "getAgent", agent_id=DOCS_AGENT)
     assert outcome.status == 200
@@ -115,7 +126,7 @@ def docs_agent(engine):
     return outcome
 
 
-@case("default#7")
+@case("default#8")
 def verification_for_unknown_agent(engine):
     outcome = ask(engine, "requestVaultPasswordVerification", example(engine, "requestVaultPasswordVerification"),
                   agent_id=UNKNOWN)
@@ -123,7 +134,7 @@ def verification_for_unknown_agent(engine):
     return outcome
 
 
-@case("default#8")
+@case("default#9")
 def verification_of_unknown_target(engine):
     body = example(engine, "requestVaultPasswordVerification", agent_id=UNKNOWN)
     outcome = ask(engine, "requestVaultPasswordVerification", body, agent_id=DOCS_AGENT)
@@ -131,7 +142,7 @@ def verification_of_unknown_target(engine):
     return outcome
 
 
-@case("default#9")
+@case("default#10")
 def verification_of_unencrypted_vault(engine):
     agent = new_agent(engine)
     body = example(engine, "requestVaultPasswordVerification", agent_id=agent["id"])
@@ -140,7 +151,7 @@ def verification_of_unencrypted_vault(engine):
     return outcome
 
 
-@case("default#10")
+@case("default#11")
 def verification_requested(engine):
     body = example(engine, "requestVaultPasswordVerification", agent_id=TARGET)
     outcome = ask(engine, "requestVaultPasswordVerification", body, agent_id=DOCS_AGENT)
@@ -155,14 +166,14 @@ def created_request(engine, kind):
     return world.apply("create_request", {"kind": kind, "agent_id": DOCS_AGENT, "target_agent_id": TARGET}).id
 
 
-@case("default#11")
+@case("default#12")
 def unknown_verification(engine):
     outcome = ask(engine, "getVaultPasswordVerification", agent_id=DOCS_AGENT, request_id=UNKNOWN)
     assert outcome.status == 404 and UNKNOWN in outcome.body["message"]
     return outcome
 
 
-@case("default#12")
+@case("default#13")
 def verification_not_reported(engine):
     outcome = ask(engine, "getVaultPasswordVerification", agent_id=DOCS_AGENT,
                   request_id=created_request(engine, "verification"))
@@ -170,21 +181,21 @@ def verification_not_reported(engine):
     return outcome
 
 
-@case("default#13")
+@case("default#14")
 def docs_verification_result(engine):
     outcome = ask(engine, "getVaultPasswordVerification", agent_id=DOCS_AGENT, request_id=DOCS_VERIFICATION)
     assert outcome.status == 200 and outcome.body["valid"] is True
     return outcome
 
 
-@case("default#14")
+@case("default#15")
 def report_of_unknown_verification(engine):
     outcome = ask(engine, "reportVaultPasswordVerification", {"verified": True}, agent_id=DOCS_AGENT, request_id=UNKNOWN)
     assert outcome.status == 404
     return outcome
 
 
-@case("default#15")
+@case("default#16")
 def verification_reported(engine):
     request_id = created_request(engine, "verification")
     outcome = ask(engine, "reportVaultPasswordVerification", {"verified": False}, agent_id=DOCS_AGENT,
@@ -195,14 +206,14 @@ def verification_reported(engine):
     return outcome
 
 
-@case("default#16")
+@case("default#17")
 def encryption_for_unknown_agent(engine):
     outcome = ask(engine, "requestVaultEncryption", example(engine, "requestVaultEncryption"), agent_id=UNKNOWN)
     assert outcome.status == 404
     return outcome
 
 
-@case("default#17")
+@case("default#18")
 def old_password_for_unencrypted_vault(engine):
     agent = new_agent(engine)
     body = example(engine, "requestVaultEncryption", old_encrypted_password_hex="00ff")
@@ -211,14 +222,14 @@ def old_password_for_unencrypted_vault(engine):
     return outcome
 
 
-@case("default#18")
+@case("default#19")
 def no_old_password_for_encrypted_vault(engine):
     outcome = ask(engine, "requestVaultEncryption", example(engine, "requestVaultEncryption"), agent_id=DOCS_AGENT)
     assert outcome.status == 403 and "is encrypted" in outcome.body["message"]
     return outcome
 
 
-@case("default#19")
+@case("default#20")
 def encryption_requested(engine):
     agent = new_agent(engine)
     outcome = ask(engine, "requestVaultEncryption", example(engine, "requestVaultEncryption"), agent_id=agent["id"])
@@ -227,28 +238,28 @@ def encryption_requested(engine):
     return outcome
 
 
-@case("default#20")
+@case("default#21")
 def unknown_encryption(engine):
     outcome = ask(engine, "getVaultEncryption", agent_id=DOCS_AGENT, request_id=UNKNOWN)
     assert outcome.status == 404
     return outcome
 
 
-@case("default#21")
+@case("default#22")
 def encryption_not_reported(engine):
     outcome = ask(engine, "getVaultEncryption", agent_id=DOCS_AGENT, request_id=created_request(engine, "encryption"))
     assert outcome.status == 404 and "not reported" in outcome.body["message"]
     return outcome
 
 
-@case("default#22")
+@case("default#23")
 def docs_encryption_result(engine):
     outcome = ask(engine, "getVaultEncryption", agent_id=DOCS_AGENT, request_id=DOCS_ENCRYPTION)
     assert outcome.status == 200 and outcome.body["succeeded"] is True
     return outcome
 
 
-@case("default#23")
+@case("default#24")
 def report_of_unknown_encryption(engine):
     outcome = ask(engine, "reportVaultEncryption", {"action": "enabled", "succeeded": True}, agent_id=DOCS_AGENT,
                   request_id=UNKNOWN)
@@ -256,7 +267,7 @@ def report_of_unknown_encryption(engine):
     return outcome
 
 
-@case("default#24")
+@case("default#25")
 def encryption_reported(engine):
     agent = new_agent(engine)
     world = engine.world.project(DOCS_PROJECT)
@@ -348,7 +359,7 @@ def test_rule(label, engine, monkeypatch):
     test = CASES[label]
     outcome = test(engine, monkeypatch) if "monkeypatch" in test.__code__.co_varnames else test(engine)
     # slow#1 only waits: the rule after it answers
-    assert outcome.rule == ("default#6" if label == "slow#1" else label)
+    assert outcome.rule == ("default#7" if label == "slow#1" else label)
 
 
 def test_every_rule_of_every_shipped_scenario_has_a_case():

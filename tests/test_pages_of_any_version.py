@@ -239,7 +239,7 @@ def test_lint_names_the_rules_for_operations_the_contract_does_not_have(built):
     result = subprocess.run([sys.executable, "-m", "cloud_backup_mock", "lint", "--spec", str(spec_file)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "scenario 'default' rule 5 (getAgent): unknown operation 'getAgent'" in result.stderr
+    assert "scenario 'default' rule 6 (getAgent): unknown operation 'getAgent'" in result.stderr
 
 
 def test_spec_build_pages_command(every_page, tmp_path):

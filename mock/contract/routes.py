@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -82,7 +82,10 @@ class RouteIndex:
     def routes(self) -> list[Route]:
         return list(self._routes)
 
-    def match(self, method: str, path: str) -> Match:
+    def match(self, method: str, path: str, raw_path: str | None = None) -> Match:
+        """``path`` decoded (as the server gives it); with ``raw_path`` (the path as sent), path values are
+        taken from it and decoded here, bytes that are not UTF-8 kept apart as surrogates (PEP 383), so
+        two different values never become one ("caf%E9" and "caf%FF" are two projects)."""
         if "//" in path:
             path = _SLASHES.sub("/", path)
         best: int | None = None
@@ -97,9 +100,23 @@ class RouteIndex:
             best = route.literal
             operation_id = route.operations.get(method)
             if operation_id is not None:
-                return Match(route, operation_id, dict(zip(route.names, found.groups())), tuple(route.operations))
+                values = found.groups()
+                sent = route.regex.match(_SLASHES.sub("/", raw_path)) if raw_path and "%" in raw_path else None
+                if sent is not None:
+                    values = [_decoded(v) for v in sent.groups()]
+                return Match(route, operation_id, dict(zip(route.names, values)), tuple(route.operations))
             allowed.update(route.operations)
             first_route = first_route or route
         if first_route is None:
             return NO_MATCH
         return Match(first_route, None, {}, tuple(sorted(allowed)))
+
+
+def _decoded(segment: str) -> str:
+    return unquote_to_bytes(segment).decode("utf-8", "surrogateescape") if "%" in segment else segment
+
+
+def path_segment(value: object) -> str:
+    """A path value as one URL segment, percent-encoded from its bytes: a value that came in as bytes
+    other than UTF-8 (kept as surrogates by :meth:`RouteIndex.match`) goes back out as the same bytes."""
+    return quote(str(value).encode("utf-8", "surrogateescape"), safe="")

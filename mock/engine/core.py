@@ -18,10 +18,10 @@ from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from ..contract import Contract, Operation, error_document, schema_errors
-from ..config import MockConfig
+from ..contract import Contract, Operation, error_document, path_segment, schema_errors
+from ..config import Limits, MockConfig
 from ..shipped import SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
 from .samples import sample_body, sample_header
 from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, load_directory
@@ -69,10 +69,11 @@ Selection = tuple[str, dict[str, Any]]
 
 class Engine:
     def __init__(self, contract: Contract, scenarios: dict[str, Scenario], seed: Seed,
-                 active: list[str] = (), clock=utc_now):
+                 active: list[str] = (), clock=utc_now, limits: Limits | None = None):
         self.contract, self.seed, self.clock = contract, seed, clock
+        self.limits = limits or Limits()
         self.scenarios = scenarios
-        self.world = World(seed, clock)
+        self.world = World(seed, clock, self.limits.max_projects, on_forget=self._forget)
         self.global_active: list[Selection] = self.parse_selection(",".join(active)) if active else []
         self.project_active: dict[str, list[Selection]] = {}
         self.counters: dict[tuple[str, str, int], int] = {}
@@ -80,17 +81,27 @@ class Engine:
 
     # ---- configuration (admin API, CLI, pytest plugin)
     def replace_scenarios(self, scenarios: dict[str, Scenario]) -> None:
-        """Swap in a reloaded set; selections naming scenarios that are gone are dropped."""
+        """Swap in a reloaded set, whole: a request in flight finishes on the set it started with.
+        Selections of scenarios that are gone are kept (and reported by :meth:`missing_for`): the
+        default world answers in their place until they come back."""
         self.scenarios = scenarios
-        self.global_active = [s for s in self.global_active if s[0] in scenarios]
-        for project, selected in list(self.project_active.items()):
-            self.project_active[project] = [s for s in selected if s[0] in scenarios]
+        missing = sorted({name for selected in [self.global_active, *self.project_active.values()]
+                          for name, _ in selected if name not in scenarios})
+        if missing:
+            log.warning("selected scenarios missing after the reload, the default world answers for them: %s",
+                        ", ".join(missing))
         self.counters.clear()
+
+    def missing_for(self, project_id: str) -> list[str]:
+        """Scenarios selected for a project (or for all) that the loaded set does not have."""
+        scenarios = self.scenarios
+        return [name for name, _ in self.project_active.get(project_id, []) + self.global_active if name not in scenarios]
 
     def parse_selection(self, value: str) -> list[Selection]:
         """``"name;key=value, other"`` -> ``[("name", {"key": "value"}), ("other", {})]``."""
         selected: list[Selection] = []
         problems: list[str] = []
+        invalid = False  # the first problem is a value that does not fit, not an unknown name
         for item in (part.strip() for part in value.split(",")):
             if not item:
                 continue
@@ -99,25 +110,34 @@ class Engine:
             if name not in self.scenarios:
                 problems.append(f"unknown scenario {name!r}")
                 continue
+            declared = self.scenarios[name].declared
             for pair in pairs:
                 key, sep, raw = pair.partition("=")
                 if not sep or not key.strip():
-                    problems.append(f"scenario {name!r}: parameter {pair!r} is not key=value")
-                elif key.strip() not in self.scenarios[name].parameters:
-                    known = ", ".join(self.scenarios[name].parameters) or "none"
-                    problems.append(f"scenario {name!r} has no parameter {key.strip()!r} (parameters: {known})")
+                    problems.append(f"scenario {name!r}: parameter {pair[:80]!r} is not key=value")
+                elif key.strip() not in declared:
+                    known = ", ".join(declared) or "none"
+                    problems.append(f"scenario {name!r} has no parameter {key.strip()[:80]!r} (parameters: {known})")
                 else:
-                    params[key.strip()] = _coerce(raw.strip())
+                    try:
+                        params[key.strip()] = declared[key.strip()].check(raw.strip())
+                    except ValueError as exc:
+                        problems.append(f"scenario {name!r}: {exc}")
+                        invalid = invalid or len(problems) == 1
             selected.append((name, params))
         if problems:
             known = ", ".join(sorted(self.scenarios))
-            raise RequestError(f"Unknown scenario selection: {problems[0]}. Known scenarios: {known}.",
+            kind = "Invalid" if invalid else "Unknown"
+            raise RequestError(f"{kind} scenario selection: {problems[0]}. Known scenarios: {known}.",
                                problems + [f"known scenarios: {known}"])
         return selected
 
     def set_project_scenarios(self, project_id: str, names: list[str]) -> list[Selection]:
         selected = self.parse_selection(",".join(names))
         with self._lock:
+            if selected and project_id not in self.project_active and len(self.project_active) >= self.limits.max_projects:
+                raise RequestError(f"At most {self.limits.max_projects} projects may have scenarios selected.",
+                                   ["clear a project's selection (PUT an empty list) first, or raise max_projects"])
             if selected:
                 self.project_active[project_id] = selected
             else:
@@ -142,14 +162,24 @@ class Engine:
         for key in [k for k in self.counters if k[0] == project_id]:
             del self.counters[key]
 
+    def _forget(self, project_id: str) -> None:
+        """A project the world forgot (least recently used): its counters go too (its selections stay)."""
+        with self._lock:
+            self._clear_counters(project_id)
+
     # ---- the request path
     def authenticate(self, project_id: str, token: str) -> dict[str, Any] | None:
-        world = self.world.project(project_id)
+        """The token's record, or None. Makes no state: a project that has none has no tokens of its own."""
+        world = self.world.peek(project_id)
+        if world is None:
+            always = token in self.seed.settings.always_valid_tokens
+            return {"id": token, "agent_id": None, "expires": None} if always else None
         with world.lock:
             return world.token(token)
 
     async def handle(self, request: RequestContext) -> Outcome:
-        chain = self._chain(request)
+        scenarios = self.scenarios  # the whole request uses one set, whatever a reload does meanwhile
+        chain = self._chain(request, scenarios)
         prefer = request.headers.get("prefer")
         if prefer:
             preferred = self._preferred(request, prefer)
@@ -160,7 +190,7 @@ class Engine:
             world.tick()
         context: dict[str, Any] | None = None
         for name, params in chain:
-            scenario = self.scenarios[name]
+            scenario = scenarios[name]
             for rule in scenario.rules_for(request.operation.operation_id):
                 try:
                     outcome = await self._try_rule(rule, scenario, params, request, world, context)
@@ -204,11 +234,11 @@ class Engine:
                 return self._respond(rule, request.operation, context)
         return context
 
-    def _chain(self, request: RequestContext) -> list[Selection]:
+    def _chain(self, request: RequestContext, scenarios: dict[str, Scenario]) -> list[Selection]:
         header = request.headers.get("x-mock-scenario")
         chain = self.parse_selection(header) if header else []
         chain += self.project_active.get(request.project_id, []) + self.global_active
-        return chain + [(DEFAULT_SCENARIO, {})]
+        return [s for s in chain if s[0] in scenarios] + [(DEFAULT_SCENARIO, {})]
 
     def _take_turn(self, rule: Rule, project_id: str, context: dict[str, Any]) -> bool:
         if rule.times is None:
@@ -324,6 +354,7 @@ class Engine:
             "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
             "base_url": request.base_url, "params": {},
             "agent": world.agent, "agent_view": world.agent_view, "vault_request": world.request,
+            "agents_full": world.agents_full,
             "caller_agent_id": caller_agent_id, "url": url,
             "uuid": lambda: str(uuid.uuid4()),
             "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
@@ -334,7 +365,7 @@ class Engine:
 
 def _fill(template: str, values: dict[str, Any]) -> str:
     """A path template with its parameters filled in, each percent-encoded as one segment."""
-    return re.sub(r"\{([^{}/]+)\}", lambda m: quote(str(values.get(m.group(1), "")), safe=""), template)
+    return re.sub(r"\{([^{}/]+)\}", lambda m: path_segment(values.get(m.group(1), "")), template)
 
 
 def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:
@@ -374,15 +405,6 @@ def _dig(body: Any, dotted: str) -> Any:
     return body
 
 
-def _coerce(raw: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(raw.lower(), raw)
-
-
 def _format_selection(selection: Selection) -> str:
     name, params = selection
     return ";".join([name] + [f"{k}={v}" for k, v in params.items()])
@@ -405,10 +427,26 @@ def build_engine(config: MockConfig) -> Engine:
         return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
 
     seed = Seed.load(world_file, example, left_out)
+    limits = _limits(seed, str(world_file), config)
     for problem in left_out or []:
         log.warning("%s", problem)
     for name, value in config.settings.items():
         if not hasattr(seed.settings, name):
             raise ValueError(f"unknown world setting {name!r}")
         setattr(seed.settings, name, value)
-    return Engine(contract, scenarios, seed, active=config.active)
+    return Engine(contract, scenarios, seed, active=config.active, limits=limits)
+
+
+def _limits(seed: Seed, source: str, config: MockConfig) -> Limits:
+    limits = Limits().replace(seed.limits, source).replace(config.limits, "limits")
+    if config.journal_size is not None:
+        limits = limits.replace({"journal_entries": config.journal_size}, "journal_size")
+    if config.max_body_bytes is not None:
+        limits = limits.replace({"max_body_bytes": config.max_body_bytes}, "max_body_bytes")
+    return limits
+
+
+def limits_of(config: MockConfig) -> Limits:
+    """The bounds a configuration gives (``Limits``' defaults, world.yaml's ``limits:``, the config's own)."""
+    world_file = config.world_file or Path(config.scenarios_dir) / WORLD_FILE_NAME
+    return _limits(Seed.load(world_file, left_out=[]), str(world_file), config)

@@ -1,72 +1,188 @@
-"""The request journal: what clients sent and what the mock answered, in a bounded ring buffer."""
+"""The request journal: what clients sent and what the mock answered, bounded for weeks of shared use.
+
+Bounds: at most ``max_entries`` entries and ``max_bytes`` bytes (all projects together); a body is kept up
+to ``body_bytes`` (the rest is cut, and the entry says how long it was). When either bound is passed, the
+oldest entry of the project that holds the most is dropped, so a noisy project drops its own entries
+before anyone else's. Entries are kept as received and made readable (decoded, JSON-safe) once, when
+first read; reads filter a project through its own index and return pages (``limit``, ``after``).
+
+What is shown is always JSON: a value that JSON cannot carry (NaN, an infinite number, a lone
+surrogate) is shown as a marked placeholder. Secret headers (``X-Auth-Token``, ``X-Admin-Token``,
+``Authorization``, ``Cookie``, ``Proxy-Authorization``) and body fields (``password``), plus any names
+given, are masked as ``***`` in what :meth:`Journal.entries` returns unless ``unmasked_bodies`` asks
+for bodies as sent (the test double in the test's own process).
+"""
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
 import json
+import math
 import threading
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import parse_qs
 
 from .world import iso
 
 MASKED = "***"
-SECRET_HEADERS = {"x-auth-token"}
+SECRET_HEADERS = frozenset({"x-auth-token", "x-admin-token", "authorization", "cookie", "proxy-authorization"})
+SECRET_FIELDS = frozenset({"password"})
+ENTRY_OVERHEAD = 512  # bytes an entry costs beyond what it holds (its dict and fields)
+MAX_PAGE = 1000
+
+
+def unshowable(what: str) -> str:
+    return f"[not representable in JSON: {what}]"
 
 
 class Journal:
-    def __init__(self, size: int = 1000):
-        if size < 1:
-            raise ValueError(f"journal size must be at least 1, not {size}")
-        self.size = size
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+    def __init__(self, max_entries: int = 1000, max_bytes: int = 16 * 1024 * 1024, body_bytes: int = 64 * 1024,
+                 mask: Iterable[str] = ()):
+        if max_entries < 1:
+            raise ValueError(f"journal size must be at least 1, not {max_entries}")
+        self.size, self.max_bytes, self.body_bytes = max_entries, max_bytes, body_bytes
+        extra = {name.lower() for name in mask}
+        self.secret_headers, self.secret_fields = SECRET_HEADERS | extra, SECRET_FIELDS | set(mask)
+        self._order: list[dict[str, Any]] = []  # by id; dropped entries stay until compacted (marked "_gone")
+        self._gone = 0
+        self._projects: dict[str | None, deque[dict[str, Any]]] = {}
+        self._weights: dict[str | None, int] = {}
+        self._heaviest: list[tuple[int, int, str | None]] = []  # (-weight, tie, project), refreshed lazily
+        self._tie = itertools.count()
+        self._count = self._bytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
+    # ---- writing (the request path)
     def record(self, entry: dict[str, Any], raw: bool = False) -> dict[str, Any]:
         """Keep ``entry``. ``raw``: its ``time`` is a POSIX timestamp, its ``headers`` ASGI pairs, its
-        ``query`` and ``body`` bytes, as received; they are formatted, masked and decoded when the entry is
-        first read, not on the request's path."""
+        ``query`` and ``body`` bytes, as received; they are made readable when the entry is first read."""
+        body = entry.get("body")
+        if raw and isinstance(body, (bytes, bytearray)) and len(body) > self.body_bytes:
+            entry["body_size"], entry["body"] = len(body), bytes(body[: self.body_bytes])
+        weight = ENTRY_OVERHEAD + _weight(entry)
         with self._lock:
             entry["id"] = next(self._ids)
+            entry["_weight"] = weight
             if raw:
                 entry["_raw"] = True
-            self._entries.append(entry)
+            project = entry.get("project_id")
+            self._order.append(entry)
+            self._projects.setdefault(project, deque()).append(entry)
+            self._weights[project] = self._weights.get(project, 0) + weight
+            heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+            self._count += 1
+            self._bytes += weight
+            while self._count > self.size or (self._bytes > self.max_bytes and self._count > 1):
+                self._drop_from_heaviest()
+            if self._gone > 64 and self._gone * 2 > len(self._order):
+                self._order = [e for e in self._order if not e.get("_gone")]
+                self._gone = 0
+            if len(self._heaviest) > 4 * len(self._projects) + 64:
+                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                heapq.heapify(self._heaviest)
         return entry
 
+    def _drop_from_heaviest(self) -> None:
+        while True:
+            weight, _, project = heapq.heappop(self._heaviest)
+            if self._weights.get(project) == -weight:
+                break
+        old = self._projects[project].popleft()
+        old["_gone"] = True
+        self._gone += 1
+        self._count -= 1
+        self._bytes -= old["_weight"]
+        self._weights[project] -= old["_weight"]
+        if self._projects[project]:
+            heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+        else:
+            del self._projects[project], self._weights[project]
+
+    # ---- reading (admin API, test double)
     def entries(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
-                since: str | None = None) -> list[dict[str, Any]]:
-        """Recorded requests, oldest first, that match every filter given (``since``: an ISO time, inclusive)."""
+                since: str | None = None, limit: int | None = None, after: int | None = None,
+                unmasked_bodies: bool = False) -> list[dict[str, Any]]:
+        """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
+        inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
         cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        limit = MAX_PAGE * 1000 if limit is None else limit
         with self._lock:
-            entries = [_readable(e) for e in self._entries]
-        return [e for e in entries
-                if (project_id is None or e["project_id"] == project_id)
-                and (operation is None or e["operation"] == operation)
-                and (status is None or e["status"] == status)
-                and (cutoff is None or datetime.fromisoformat(e["time"].replace("Z", "+00:00")) >= cutoff)]
+            if project_id is not None:
+                candidates: Iterable[dict[str, Any]] = list(self._projects.get(project_id, ()))
+            else:
+                candidates = self._order
+            start = bisect.bisect_right(candidates, after, key=lambda e: e["id"]) if after else 0
+            found = []
+            for entry in itertools.islice(candidates, start, None):
+                if entry.get("_gone"):
+                    continue
+                if operation is not None and entry.get("operation") != operation:
+                    continue
+                if status is not None and entry.get("status") != status:
+                    continue
+                readable = _readable(entry)
+                if cutoff is not None and datetime.fromisoformat(readable["time"].replace("Z", "+00:00")) < cutoff:
+                    continue
+                found.append(self._shown(readable, unmasked_bodies))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _shown(self, entry: dict[str, Any], unmasked_bodies: bool) -> dict[str, Any]:
+        shown = {k: v for k, v in entry.items() if not k.startswith("_")}
+        headers = entry.get("headers") or {}
+        shown["headers"] = {k: (MASKED if k in self.secret_headers and v else v) for k, v in headers.items()}
+        if not unmasked_bodies:
+            shown["body"] = _mask_fields(entry.get("body"), self.secret_fields)
+        return shown
 
     def clear(self, project_id: str | None = None) -> int:
         with self._lock:
-            before = len(self._entries)
-            kept = [e for e in self._entries if project_id is not None and e["project_id"] != project_id]
-            self._entries.clear()
-            self._entries.extend(kept)
-            return before - len(kept)
+            if project_id is None:
+                deleted = self._count
+                self._order, self._projects, self._weights, self._heaviest = [], {}, {}, []
+                self._count = self._bytes = self._gone = 0
+                return deleted
+            entries = self._projects.pop(project_id, deque())
+            for entry in entries:
+                entry["_gone"] = True
+            self._gone += len(entries)
+            self._count -= len(entries)
+            self._bytes -= self._weights.pop(project_id, 0)
+            return len(entries)
+
+    @property
+    def used_bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._count
+
+
+def _weight(entry: dict[str, Any]) -> int:
+    headers = entry.get("headers") or []
+    size = sum(len(k) + len(v) for k, v in headers) if isinstance(headers, list) else len(json.dumps(headers))
+    body = entry.get("body")
+    size += len(body) if isinstance(body, (bytes, bytearray, str)) else len(json.dumps(body, default=str)) if body else 0
+    return size + len(entry.get("path") or "") + len(entry.get("query") or b"")
 
 
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
-    """A raw entry made readable, in place (once)."""
+    """A raw entry made readable and JSON-safe, in place (once)."""
     if entry.pop("_raw", False):
         entry["time"] = iso(datetime.fromtimestamp(entry["time"], timezone.utc))
-        entry["query"] = parse_qs(entry["query"].decode("latin-1"), keep_blank_values=True) if entry["query"] else {}
-        entry["headers"] = masked_headers(entry["headers"])
+        query = entry["query"].decode("latin-1") if entry["query"] else ""
+        entry["query"] = {k: [_safe_text(v) for v in vs] for k, vs in parse_qs(query, keep_blank_values=True).items()}
+        entry["headers"] = _headers(entry["headers"])
         entry["body"] = _decoded(entry["body"])
+        entry["path"] = _safe_text(entry["path"])
+        if entry.get("project_id") is not None:
+            entry["project_id"] = _safe_text(entry["project_id"])
     return entry
 
 
@@ -74,15 +190,43 @@ def _decoded(body: bytes | None) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
+        return _json_safe(json.loads(body, parse_constant=lambda name: unshowable(name)))
     except (ValueError, RecursionError):
-        return body.decode("utf-8", "replace")
+        return _safe_text(body.decode("utf-8", "replace"))
 
 
-def masked_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return unshowable(repr(value))
+    if isinstance(value, str):
+        return _safe_text(value)
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_safe_text(k): _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def _safe_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:  # lone surrogates
+        return unshowable(text.encode("utf-8", "backslashreplace").decode("ascii", "replace"))
+
+
+def _headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for raw_name, raw_value in headers:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
-        out[name] = MASKED if name in SECRET_HEADERS and value else (f"{out[name]}, {value}" if name in out else value)
+        out[name] = f"{out[name]}, {value}" if name in out else value
     return out
+
+
+def _mask_fields(body: Any, names: frozenset[str] | set[str]) -> Any:
+    if isinstance(body, dict):
+        return {k: (MASKED if k in names and v is not None else _mask_fields(v, names)) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_mask_fields(v, names) for v in body]
+    return body

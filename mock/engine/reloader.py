@@ -30,10 +30,11 @@ class ScenarioReloader:
             snapshot[str(path)] = (stat.st_mtime, stat.st_size)
         return snapshot
 
-    def check(self) -> bool | None:
-        """Reload if anything changed: True when reloaded, False when the new set was refused, None if unchanged."""
+    def check(self, force: bool = False) -> bool | None:
+        """Reload if anything changed (or ``force``): True when reloaded, False when the new set was
+        refused, None if unchanged."""
         snapshot = self._snapshot()
-        if snapshot == self._seen:
+        if snapshot == self._seen and not force:
             return None
         self._seen = snapshot
         try:
@@ -58,4 +59,5 @@ class ScenarioReloader:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)

@@ -20,6 +20,8 @@ from jsonschema import Draft202012Validator
 
 from ..contract import Contract, Operation, field_path, schema_errors
 from .templating import TemplateError, compile_condition, compile_value, constant_arguments, is_static
+from . import parameters
+from .parameters import Parameter
 from .world import effect_names
 from ..yaml_files import YAMLError, load_yaml
 
@@ -96,7 +98,8 @@ class Scenario:
     description: str
     rules: list[Rule]
     source: str
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)  # name -> default
+    declared: dict[str, Parameter] = field(default_factory=dict)  # name -> type, range, default
     _by_operation: dict[str, list[Rule]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -180,7 +183,14 @@ def load_file(path: str | Path, contract: Contract, left_out: list[str] | None =
             except (ScenarioError, TemplateError, re.error) as exc:
                 for problem in getattr(exc, "problems", [str(exc)]):
                     problems.append(f"{prefix}: {problem}")
-        scenarios.append(Scenario(entry["name"], entry["description"], rules, str(path), entry.get("parameters") or {}))
+        declared = parameters.declared(entry.get("parameters") or {})
+        defaults = {}
+        for name, parameter in declared.items():
+            try:
+                defaults[name] = parameter.check(parameter.default)
+            except ValueError as exc:
+                problems.append(f"{path}: scenario {entry['name']!r}: default of {exc}")
+        scenarios.append(Scenario(entry["name"], entry["description"], rules, str(path), defaults, declared))
     if problems:
         raise ScenarioError(problems)
     return scenarios

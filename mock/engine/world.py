@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote
 
+from ..contract.routes import path_segment
 from ..yaml_files import YAMLError, load_yaml
 
 Clock = Callable[[], datetime]
@@ -44,6 +44,8 @@ class Settings:
     always_valid_tokens: tuple[str, ...] = ()
     max_tokens: int = 10000  # per project; the oldest are forgotten first (expired ones as soon as seen)
     max_vault_requests: int = 1000  # per project; the oldest are forgotten first
+    max_agents: int = 1000  # per project; registering one more is refused (403)
+    max_field_bytes: int = 8192  # any string in a request body, in UTF-8; longer: 400
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Seed:
     verification_requests: list[dict[str, Any]] = field(default_factory=list)
     encryption_requests: list[dict[str, Any]] = field(default_factory=list)
     source: str = "world.yaml"
+    limits: dict[str, Any] = field(default_factory=dict)  # world.yaml's `limits:` (the server's bounds)
 
     @classmethod
     def load(cls, path: str | Path, examples: Callable[[str], Any] = lambda name: None,
@@ -80,8 +83,11 @@ class Seed:
                 left_out.append(f"{problem}; left out")
                 continue
             agents.append({**base, **entry})
+        limits = data.get("limits") or {}
+        if not isinstance(limits, dict):
+            raise ValueError(f"{path}: limits must be a mapping of limit names to numbers")
         return cls(settings, agents, data.get("verification_requests") or [],
-                   data.get("encryption_requests") or [], str(path))
+                   data.get("encryption_requests") or [], str(path), limits)
 
 
 @dataclass
@@ -176,18 +182,24 @@ class ProjectWorld:
         except TypeError as exc:
             raise EffectError(f"effect {effect!r}: {exc}") from None
 
+    def agents_full(self) -> bool:
+        return len(self.agents) >= self.settings.max_agents
+
     def effect_register_agent(self, body: dict[str, Any], base_url: str) -> dict[str, Any]:
+        if self.agents_full():
+            raise EffectError(f"effect 'register_agent': project {self.project_id!r} has {len(self.agents)} agents, "
+                              f"the most it may keep (setting max_agents)")
         agent_id = str(uuid.uuid4())
         host = copy.deepcopy(body.get("host") or {})
         fingerprint = host.pop("fingerprint", None)
         machine = host.get("machine") or {}
         if machine.get("id"):
-            machine.setdefault("links", [{"href": f"{base_url}/v2/{quote(self.project_id, safe='')}/servers/"
-                                                  f"{quote(str(machine['id']), safe='')}", "rel": "full"}])
+            machine.setdefault("links", [{"href": f"{base_url}/v2/{path_segment(self.project_id)}/servers/"
+                                                  f"{path_segment(machine['id'])}", "rel": "full"}])
         vault_id = str(uuid.uuid4())
         region = host.get("region") or "DFW"
         use_internal = (body.get("vault") or {}).get("use_internal", host.get("flavor") != "rackspace_dedicated")
-        project = quote(self.project_id, safe="")  # the path's value, as it goes back into URLs
+        project = path_segment(self.project_id)  # the path's value, as it goes back into URLs
         agent_url = f"{base_url}/v2/{project}/agents/{agent_id}"
         record = {
             "project_id": self.project_id, "id": agent_id, "password": str(uuid.uuid4()),
@@ -238,6 +250,8 @@ class ProjectWorld:
         self.pending.append(request)
         while len(self.requests) > self.settings.max_vault_requests:
             del self.requests[next(iter(self.requests))]
+        while len(self.pending) > self.settings.max_vault_requests:
+            self.pending.popleft()  # forgotten already, or the oldest not reported: both go
         return request
 
     def effect_report_verification(self, request_id: str, verified: bool) -> dict[str, Any]:
@@ -280,19 +294,35 @@ def effect_names() -> list[str]:
 
 
 class World:
-    """All projects' worlds, each created from the seed on first use."""
+    """All projects' worlds, each created from the seed on first use; at most ``max_projects`` of them,
+    the least recently used forgotten first (``on_forget`` is told which)."""
 
-    def __init__(self, seed: Seed, clock: Clock = utc_now):
-        self.seed, self.clock = seed, clock
-        self._projects: dict[str, ProjectWorld] = {}
+    def __init__(self, seed: Seed, clock: Clock = utc_now, max_projects: int = 10_000,
+                 on_forget: Callable[[str], None] = lambda project_id: None):
+        self.seed, self.clock, self.max_projects, self.on_forget = seed, clock, max_projects, on_forget
+        self._projects: OrderedDict[str, ProjectWorld] = OrderedDict()
         self._lock = threading.Lock()
 
     def project(self, project_id: str) -> ProjectWorld:
-        world = self._projects.get(project_id)
-        if world is None:
-            with self._lock:
-                world = self._projects.setdefault(project_id, ProjectWorld(project_id, self.seed, self.clock))
+        with self._lock:
+            world = self._projects.get(project_id)
+            if world is not None:
+                self._projects.move_to_end(project_id)
+                return world
+            world = self._projects[project_id] = ProjectWorld(project_id, self.seed, self.clock)
+            forgotten = []
+            while len(self._projects) > self.max_projects:
+                forgotten.append(self._projects.popitem(last=False)[0])
+        for old in forgotten:
+            self.on_forget(old)
         return world
+
+    def peek(self, project_id: str) -> ProjectWorld | None:
+        """The project's world if it has one; never makes one."""
+        return self._projects.get(project_id)
+
+    def __len__(self) -> int:
+        return len(self._projects)
 
     def reset(self, project_id: str | None = None) -> None:
         with self._lock:

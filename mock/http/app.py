@@ -55,7 +55,8 @@ class MockApp(ConnexionMiddleware):
 def create_app(config: MockConfig | None = None, engine: Engine | None = None) -> MockApp:
     config = config or MockConfig()
     engine = engine or build_engine(config)
-    journal = Journal(config.journal_size)
+    limits = engine.limits
+    journal = Journal(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, config.journal_mask)
     admin_contract = Contract(load_yaml(package_file("http", "admin_openapi.yaml").read_text(encoding="utf-8")),
                               "admin_openapi.yaml")
     routes = RouteIndex()
@@ -66,12 +67,13 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     operations: dict[str, Any] = {op: EngineOperation(engine, op) for op in engine.contract.operations}
     operations.update({op: AdminOperation(admin, admin_contract, op, config.admin_token)
                        for op in admin_contract.operations})
-    app = MockApp(Dispatcher(operations), middlewares=_middlewares(routes), security_map={"apiKey": token_handler(engine)})
+    app = MockApp(Dispatcher(operations), middlewares=_middlewares(routes, engine.seed.settings.max_field_bytes),
+                  security_map={"apiKey": token_handler(engine)})
     install_error_handlers(app)
     _add_api(app, engine.contract.document, engine.contract.source, base_path=engine.contract.base_path)
     _add_api(app, admin_contract.document, admin_contract.source, base_path=ADMIN_BASE_PATH)
     app.add_middleware(ExchangeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes,
-                       journal=journal, log_format=config.log_format, max_body_bytes=config.max_body_bytes)
+                       journal=journal, limits=limits, log_format=config.log_format)
     app.engine, app.journal = engine, journal
     return app
 
@@ -113,14 +115,14 @@ def _openapi_schema_validator() -> Any:
     return jsonschema_rs.Draft4Validator(openapi_30_schema())
 
 
-def _middlewares(routes: RouteIndex) -> list[Any]:
+def _middlewares(routes: RouteIndex, max_field_bytes: int) -> list[Any]:
     """Connexion's default stack with our routing and validation in the places of its own, its
     outermost error layer given our handler (it cannot call an async one by itself), Swagger UI
     reached only by its own paths, and no response validation."""
     replace = {
         ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
         ConnexionRouting: functools.partial(RoutingMiddleware, routes=routes),
-        RequestValidationMiddleware: ValidationMiddleware,
+        RequestValidationMiddleware: functools.partial(ValidationMiddleware, max_field_bytes=max_field_bytes),
         SwaggerUIMiddleware: _SwaggerUIOnly,
     }
     return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m is not ResponseValidationMiddleware]

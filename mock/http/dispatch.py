@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -104,11 +105,20 @@ def _encode(outcome: Outcome) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return headers, json.dumps(outcome.body).encode()
 
 
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
+_SCHEMES = ("http", "https")
+
+
 def base_url(scope, headers: dict[str, str]) -> str:
-    """Scheme and host the client used, honouring a proxy's X-Forwarded-Proto and X-Forwarded-Host."""
-    scheme = (headers.get("x-forwarded-proto") or scope.get("scheme") or "http").split(",")[0].strip()
-    host = headers.get("x-forwarded-host") or headers.get("host")
-    if not host:
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scheme}://{host.split(',')[0].strip()}"
+    """Scheme and host the client used, honouring a proxy's X-Forwarded-Proto and X-Forwarded-Host. A
+    value that is not a host name (or address) and port is not used: it would go into every URL the
+    mock hands out."""
+    scheme = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if scheme not in _SCHEMES:
+        scheme = scope.get("scheme") or "http"
+    for candidate in (headers.get("x-forwarded-host"), headers.get("host")):
+        host = (candidate or "").split(",")[0].strip()
+        if host and _HOST.match(host):
+            return f"{scheme}://{host}"
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return f"{scheme}://{server[0]}:{server[1]}"

@@ -8,12 +8,13 @@ rule, parsed body) to a per-request dict in the ASGI scope.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from typing import Any
 
-from ..config import DEFAULT_MAX_BODY_BYTES
+from ..config import Limits
 from ..contract import RouteIndex, error_json
 from ..engine.journal import Journal
 from ..internals import hang_up
@@ -29,15 +30,17 @@ def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 class ExchangeMiddleware:
-    def __init__(self, app, routes: RouteIndex, journal: Journal, log_format: str | None = None,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
-        self.app, self.routes, self.journal = app, routes, journal
-        self.log_format, self.max_body_bytes = log_format, max_body_bytes
+    def __init__(self, app, routes: RouteIndex, journal: Journal, limits: Limits, log_format: str | None = None):
+        self.app, self.routes, self.journal, self.limits = app, routes, journal, limits
+        self.log_format = log_format
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        exchange: dict[str, Any] = {"time": time.time(), "match": self.routes.match(scope["method"], scope["path"])}
+        # Path values (project ids) are read from the path as sent, and told apart by their bytes.
+        raw_path = scope.get("raw_path")
+        match = self.routes.match(scope["method"], scope["path"], raw_path.decode("latin-1") if raw_path else None)
+        exchange: dict[str, Any] = {"time": time.time(), "match": match}
         scope[_KEY] = exchange
         started = time.perf_counter()
         status = 0
@@ -53,11 +56,21 @@ class ExchangeMiddleware:
             await send(message)
 
         try:
-            body = await self._read_body(scope, receive)
+            head = sum(len(k) + len(v) for k, v in scope.get("headers", ())) + len(scope.get("raw_path") or b"")
+            if head > self.limits.max_header_bytes:
+                await send_error(send_or_hang_up, 431, "The request's line and headers are larger than the mock takes.",
+                                 [f"max_header_bytes: {self.limits.max_header_bytes}"], extra=[(b"connection", b"close")])
+                return
+            try:
+                body = await self._read_body(scope, receive)
+            except asyncio.TimeoutError:
+                await send_error(send_or_hang_up, 408, "The request body did not arrive in time.",
+                                 [f"body_timeout: {self.limits.body_timeout} s"], extra=[(b"connection", b"close")])
+                return
             if body is None:
-                await send_error(send_or_hang_up, 413, f"The request body is larger than the mock's limit of "
-                                  f"{self.max_body_bytes} bytes.", [f"limit: {self.max_body_bytes} bytes (serve --max-body-bytes)"],
-                                  extra=[(b"connection", b"close")])
+                limit = self.limits.max_body_bytes
+                await send_error(send_or_hang_up, 413, f"The request body is larger than the mock's limit of {limit} bytes.",
+                                 [f"max_body_bytes: {limit} (serve --max-body-bytes)"], extra=[(b"connection", b"close")])
                 return
             exchange["body"] = body
             await self.app(scope, _replay(body, receive), send_or_hang_up)
@@ -68,18 +81,21 @@ class ExchangeMiddleware:
                 log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
 
     async def _read_body(self, scope, receive) -> bytes | None:
-        """The whole request body, or None when it is over the limit."""
+        """The whole request body, or None when it is over the limit; TimeoutError when it takes longer
+        than ``body_timeout``."""
+        limit = self.limits.max_body_bytes
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 return None
         chunks, size = [], 0
+        deadline = time.monotonic() + self.limits.body_timeout
         while True:
-            message = await receive()
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
             if message["type"] != "http.request":
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

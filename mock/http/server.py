@@ -1,26 +1,64 @@
-"""Run the mock with uvicorn: in the foreground (CLI) or in a background thread (tests, pytest plugin)."""
+"""Run the mock with uvicorn: in the foreground (CLI) or in a background thread (tests, pytest plugin).
+
+Every server runs uvicorn's httptools protocol with the connection bounds of :class:`Limits`
+(``internals.guarded_protocol``) and leaves logging to the process: uvicorn's own lines go through the
+root logger, so the bounded, non-blocking writer of ``logs.py`` carries them like every other line.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
-from ..internals import server_started
+from ..config import CONFIG_ENVIRONMENT_VARIABLE, Limits, MockConfig
+from ..contract import error_json
+from ..internals import guarded_protocol, server_started
 
-UVICORN_DEFAULTS = {"log_level": "warning", "access_log": False, "ws": "none", "lifespan": "on"}
+UVICORN_DEFAULTS = {"log_level": "warning", "access_log": False, "ws": "none", "lifespan": "on", "log_config": None}
 
 
-def run_foreground(app, host: str, port: int, workers: int = 1) -> None:
+def refusal(status: int, message: str, errors: list[str], headers: dict[str, str]) -> bytes:
+    """A whole HTTP/1.1 answer in the API's error shape, for the connection layer to write and close."""
+    import http
+
+    body = error_json(message, errors)
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", "content-type: application/json",
+             f"content-length: {len(body)}", "connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def uvicorn_options(limits: Limits, protocol: type | None = None) -> dict[str, Any]:
+    return {**UVICORN_DEFAULTS, "http": protocol or guarded_protocol(limits, refusal),
+            "timeout_keep_alive": limits.idle_timeout, "timeout_graceful_shutdown": limits.shutdown_timeout}
+
+
+def __getattr__(name: str) -> Any:
+    """``WorkerProtocol``: the guarded protocol of ``serve --workers``, built in each worker process
+    from ``$CLOUD_BACKUP_MOCK_CONFIG`` (uvicorn hands its configuration to workers by pickling, and a
+    class pickles by name)."""
+    if name != "WorkerProtocol":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ..engine.core import limits_of
+
+    protocol = guarded_protocol(limits_of(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])), refusal)
+    protocol.__module__, protocol.__qualname__ = __name__, "WorkerProtocol"
+    globals()["WorkerProtocol"] = protocol
+    return protocol
+
+
+def run_foreground(app, host: str, port: int, limits: Limits, workers: int = 1) -> None:
     """Serve until stopped (``serve``): ``app`` is the app, or with ``workers`` > 1 the import
     string of a factory each worker process calls."""
-    options = {**UVICORN_DEFAULTS, "log_level": "info", "host": host, "port": port}
     if workers > 1:
-        uvicorn.run(app, factory=True, workers=workers, **options)
+        options = {**uvicorn_options(limits, __getattr__("WorkerProtocol")), "log_level": "info"}
+        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, **options)
     else:
-        uvicorn.run(app, **options)
+        uvicorn.run(app, host=host, port=port, **{**uvicorn_options(limits), "log_level": "info"})
 
 
 class BackgroundServer:
@@ -32,7 +70,8 @@ class BackgroundServer:
         self.sock.bind((host, port))  # port 0: the kernel picks a free one, no race
         self.host, self.port = self.sock.getsockname()[:2]
         self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, **{**UVICORN_DEFAULTS, **config}))
+        limits = getattr(getattr(app, "engine", None), "limits", None) or Limits()
+        self.server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name=f"cloud-backup-mock-{self.port}", daemon=True)
 

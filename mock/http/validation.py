@@ -21,7 +21,7 @@ from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
 from connexion.validators import ParameterValidator
 
-from ..contract import schema_errors
+from ..contract import field_path, schema_errors
 from .exchange import exchange_of
 
 _CHARSET = re.compile(r";\s*charset\s*=\s*([^;\s]+)", re.I)
@@ -43,8 +43,21 @@ class CheckedParameters(ParameterValidator):
         return None
 
 
-def parse_json_body(raw: bytes, content_type: str | None) -> Any:
-    """Strict JSON: a Content-Type is required, in UTF-8; any body that does not parse is a 400."""
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
+
+
+def parse_json_body(raw: bytes, content_type: str | None, max_field_bytes: int | None = None) -> Any:
+    """Strict JSON: a Content-Type is required, in UTF-8; any body that does not parse is a 400, and so is
+    one that JSON cannot carry back out (NaN, Infinity, a number too large for a double, a lone
+    surrogate) or with a string longer than ``max_field_bytes``."""
     if not raw:
         return None
     if content_type is None:
@@ -57,16 +70,44 @@ def parse_json_body(raw: bytes, content_type: str | None) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequestProblem(detail=f"body: not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        body = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         raise BadRequestProblem(detail="body: JSON nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+    except ValueError as exc:  # JSONDecodeError, integers too long to convert, and the refusals above
         raise BadRequestProblem(detail=f"body: not valid JSON ({exc})") from None
+    problem = _string_problem(body, max_field_bytes, [])
+    if problem:
+        raise BadRequestProblem(detail=problem)
+    return body
+
+
+def _string_problem(value: Any, limit: int | None, path: list[Any]) -> str | None:
+    """The first string (key or value) that is not valid UTF-8 text or is longer than ``limit`` bytes."""
+    if isinstance(value, str):
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            return f"{field_path(path)}: a lone surrogate (\\u{ord(value[0]):04x}...) is not text"
+        if limit is not None and size > limit:
+            return f"{field_path(path)}: {size} bytes is longer than the mock keeps ({limit}; setting max_field_bytes)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _string_problem(key, limit, path + [key]) or _string_problem(item, limit, path + [key])
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _string_problem(item, limit, path + [index])
+            if problem:
+                return problem
+    return None
 
 
 class ValidationOperation:
-    def __init__(self, next_app, operation: AbstractOperation, strict_validation: bool = False):
-        self.next_app, self.operation = next_app, operation
+    def __init__(self, next_app, operation: AbstractOperation, strict_validation: bool = False,
+                 max_field_bytes: int | None = None):
+        self.next_app, self.operation, self.max_field_bytes = next_app, operation, max_field_bytes
         self.parameters = CheckedParameters(
             operation.parameters, uri_parser=operation.uri_parser_class(operation.parameters, operation.body_definition()),
             strict_validation=strict_validation, security_query_params=[])
@@ -86,7 +127,7 @@ class ValidationOperation:
             exchange = exchange_of(scope)
             raw = exchange.get("body") or b""
             if raw:
-                body = parse_json_body(raw, content_type)
+                body = parse_json_body(raw, content_type, self.max_field_bytes)
             elif schema.get("default") is None and self.body_required:
                 raise BadRequestProblem(detail="RequestBody is required")
             else:
@@ -105,14 +146,24 @@ class ValidationOperation:
 
 
 class ValidationAPI(RoutedAPI[ValidationOperation]):
-    def __init__(self, *args, strict_validation: bool = False, uri_parser_class=None, **kwargs):
+    def __init__(self, *args, strict_validation: bool = False, uri_parser_class=None, max_field_bytes=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.strict_validation, self.uri_parser_class = strict_validation, uri_parser_class
+        self.max_field_bytes = max_field_bytes
         self.add_paths()
 
     def make_operation(self, operation: AbstractOperation) -> ValidationOperation:
-        return ValidationOperation(self.next_app, operation, self.strict_validation)
+        return ValidationOperation(self.next_app, operation, self.strict_validation, self.max_field_bytes)
 
 
 class ValidationMiddleware(RoutedMiddleware[ValidationAPI]):
+    """``max_field_bytes``: the bound on any string of a request body (the world's setting)."""
+
     api_cls = ValidationAPI
+
+    def __init__(self, app, max_field_bytes: int | None = None) -> None:
+        super().__init__(app)
+        self.max_field_bytes = max_field_bytes
+
+    def add_api(self, specification, **kwargs):
+        return super().add_api(specification, max_field_bytes=self.max_field_bytes, **kwargs)

@@ -149,6 +149,7 @@ def guarded_protocol(limits: Any, refusal: Any) -> type:
 
 
 _GUARDED_BASE: type | None = None
+LINGER_SECONDS = 0.5
 
 
 def _guarded_base() -> type:
@@ -219,11 +220,13 @@ def _guarded_base() -> type:
                 self.transport.close()  # idle: nothing asked, nothing to answer
 
         def _refuse(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None) -> None:
+            """Answer and close. What the client still sends meanwhile is read and dropped for a moment
+            (closing with unread input would reset the connection and lose the answer)."""
             self._refused = True
             self._cancel_timer()
             if not self.transport.is_closing():
                 self.transport.write(self.refusal(status, message, errors, headers or {}))
-                self.transport.close()
+                self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     _GUARDED_BASE = GuardedBase
     return GuardedBase

@@ -54,8 +54,11 @@ def schema_errors(schema: dict[str, Any], value: Any, root: str = "body") -> lis
     """Readable problems of ``value`` against an OpenAPI 3.0 schema (refs resolved), each
     ``field.path: message`` (``root`` names the value itself); [] when it fits."""
     compiled = _compiled(schema)
-    if compiled.fast is not None and compiled.fast.is_valid(value):
-        return []
+    try:
+        if compiled.fast is not None and compiled.fast.is_valid(value):
+            return []
+    except (ValueError, UnicodeEncodeError):  # jsonschema-rs takes no lone surrogates: jsonschema decides
+        pass
     return [f"{field_path(e.absolute_path, root)}: {e.message}" for e in compiled.explain(value)]
 
 

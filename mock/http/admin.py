@@ -10,6 +10,7 @@ from ..engine import Engine, RequestError
 from ..engine.journal import Journal
 
 Answer = tuple[int, dict[str, Any]]
+PAGE = 100  # journal entries per page unless the caller asks for another number (at most 1000)
 
 
 class Admin:
@@ -24,27 +25,35 @@ class Admin:
         return 200, {"scenarios": scenarios}
 
     def getProjectScenarios(self, project_id: str) -> Answer:  # noqa: N802
-        return 200, {"project_id": project_id, "active": self.engine.active_for(project_id)}
+        return 200, self._selection(project_id)
+
+    def _selection(self, project_id: str) -> dict[str, Any]:
+        answer = {"project_id": project_id, "active": self.engine.active_for(project_id)}
+        missing = self.engine.missing_for(project_id)
+        return {**answer, "missing": missing} if missing else answer
 
     def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:
             self.engine.set_project_scenarios(project_id, body["active"])
         except RequestError as exc:
             return 400, error_document(exc.message, exc.errors)
-        return 200, {"project_id": project_id, "active": self.engine.active_for(project_id)}
+        return 200, self._selection(project_id)
 
     def reset(self, project_id: str | None = None) -> Answer:
         self.engine.reset(project_id)
         return 200, {"reset": project_id or "all"}
 
     def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
-                     status: int | None = None, since: str | None = None) -> Answer:
+                     status: int | None = None, since: str | None = None, limit: int = PAGE,
+                     after: int | None = None) -> Answer:
         try:
-            entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since)
+            entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since,
+                                           limit=limit, after=after)
         except ValueError as exc:
             return 400, error_document(f"Invalid request: query parameter since: {exc}",
                                        [f"since: {since!r} is not an ISO 8601 date-time"])
-        return 200, {"requests": entries, "size": self.journal.size}
+        next_after = entries[-1]["id"] if len(entries) == limit else None
+        return 200, {"requests": entries, "size": self.journal.size, "next_after": next_after}
 
     def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
         return 200, {"deleted": self.journal.clear(project_id)}

@@ -80,7 +80,9 @@ class MockServer:
     # ---- the journal, for assertions
     def requests(self, operation: str | None = None, project_id: str | None = None,
                  status: int | None = None) -> list[dict[str, Any]]:
-        return self.journal.entries(project_id=project_id, operation=operation, status=status)
+        """The journal's entries, oldest first: secret headers masked, bodies as the test sent them (the
+        admin API masks body fields such as ``password`` too)."""
+        return self.journal.entries(project_id=project_id, operation=operation, status=status, unmasked_bodies=True)
 
     def calls(self, operation: str, project_id: str | None = None) -> list[dict[str, Any]]:
         """Requests made to one operation (by operationId), oldest first."""

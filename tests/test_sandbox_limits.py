@@ -365,9 +365,11 @@ def test_sighup_reloads_and_sigterm_stops_within_seconds_with_a_request_sleeping
         process.wait(timeout=10)
         assert time.monotonic() - started < 5
         sleeping.kill()
+        sleeping.wait()
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()
     log = process.stderr.read()
     process.stderr.close()
     assert "reloaded 10 scenarios" in log

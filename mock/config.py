@@ -33,6 +33,7 @@ class Limits:
     journal_entries: int = 1000  # requests kept in the journal, all projects together
     journal_bytes: int = 16 * 1024 * 1024  # their size, all projects together
     journal_body_bytes: int = 64 * 1024  # of one request's body, kept in the journal (the rest is cut, and marked)
+    max_added_scenarios: int = 100  # per project, added at run time (admin API, respond()); one more: 400
 
     @classmethod
     def names(cls) -> list[str]:

@@ -24,7 +24,7 @@ from ..contract import Contract, Operation, error_document, path_segment, schema
 from ..config import Limits, MockConfig
 from ..shipped import SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
 from .samples import sample_body, sample_header
-from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, load_directory
+from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, ScenarioError, load_directory, load_document
 from .templating import TemplateError, Variables, is_static, render
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
@@ -76,7 +76,8 @@ class Engine:
         self.world = World(seed, clock, self.limits.max_projects, on_forget=self._forget)
         self.global_active: list[Selection] = self.parse_selection(",".join(active)) if active else []
         self.project_active: dict[str, list[Selection]] = {}
-        self.counters: dict[tuple[str, str, int], int] = {}
+        self.added: dict[str, dict[str, Scenario]] = {}  # project -> scenarios added at run time, by name
+        self.counters: dict[tuple, int] = {}
         self._lock = threading.Lock()
 
     # ---- configuration (admin API, CLI, pytest plugin)
@@ -153,10 +154,33 @@ class Engine:
             self.world.reset(project_id)
             if project_id is None:
                 self.project_active.clear()
+                self.added.clear()
                 self.counters.clear()
             else:
                 self.project_active.pop(project_id, None)
+                self.added.pop(project_id, None)
                 self._clear_counters(project_id)
+
+    def add_scenario(self, project_id: str, document: dict[str, Any]) -> Scenario:
+        """A scenario document (one scenario, as in a scenario file) checked by the file schema and against
+        the contract, then tried first for ``project_id`` (before its selections) until the project is
+        reset. Raises :class:`ScenarioError` naming every problem; a name the project already added is
+        replaced."""
+        (scenario,) = load_document(document, self.contract, f"scenario added for project {project_id}")
+        if scenario.name in self.scenarios:
+            raise ScenarioError([f"scenario added for project {project_id}: the name {scenario.name!r} is a "
+                                 "loaded scenario's; choose another"])
+        with self._lock:
+            added = self.added.setdefault(project_id, {})
+            if scenario.name not in added and len(added) >= self.limits.max_added_scenarios:
+                raise ScenarioError([f"project {project_id} has {len(added)} added scenarios, the most it may "
+                                     "(limit max_added_scenarios); reset the project first"])
+            if scenario.name not in added and project_id not in self.added and len(self.added) > self.limits.max_projects:
+                raise ScenarioError([f"at most {self.limits.max_projects} projects may have added scenarios"])
+            added.pop(scenario.name, None)
+            added[scenario.name] = scenario
+            self._clear_counters(project_id)
+        return scenario
 
     def _clear_counters(self, project_id: str) -> None:
         for key in [k for k in self.counters if k[0] == project_id]:
@@ -189,8 +213,7 @@ class Engine:
         with world.lock:
             world.tick()
         context: dict[str, Any] | None = None
-        for name, params in chain:
-            scenario = scenarios[name]
+        for scenario, params in chain:
             for rule in scenario.rules_for(request.operation.operation_id):
                 try:
                     outcome = await self._try_rule(rule, scenario, params, request, world, context)
@@ -213,7 +236,7 @@ class Engine:
         with world.lock:
             if rule.when is not None and not _render(rule, rule.when, context):
                 return context
-            if not self._take_turn(rule, request.project_id, context):
+            if not self._take_turn(rule, request.project_id, params, context):
                 return context
         delay = float(_render(rule, rule.delay, context) or 0)
         if delay > 0:
@@ -234,17 +257,26 @@ class Engine:
                 return self._respond(rule, request.operation, context)
         return context
 
-    def _chain(self, request: RequestContext, scenarios: dict[str, Scenario]) -> list[Selection]:
+    def _chain(self, request: RequestContext, scenarios: dict[str, Scenario]) -> list[tuple[Scenario, dict[str, Any]]]:
+        """The scenarios tried, in order: the request's header, those added for the project (newest
+        first), the project's selections, those of start-up, then the default world. A selection whose
+        scenario the loaded set does not have is passed over."""
         header = request.headers.get("x-mock-scenario")
-        chain = self.parse_selection(header) if header else []
-        chain += self.project_active.get(request.project_id, []) + self.global_active
-        return [s for s in chain if s[0] in scenarios] + [(DEFAULT_SCENARIO, {})]
+        selected = self.parse_selection(header) if header else []
+        chosen = [(scenarios[name], params) for name, params in selected if name in scenarios]
+        chosen += [(scenario, {}) for scenario in reversed(list(self.added.get(request.project_id, {}).values()))]
+        chosen += [(scenarios[name], params) for name, params in
+                   self.project_active.get(request.project_id, []) + self.global_active if name in scenarios]
+        return chosen + [(scenarios[DEFAULT_SCENARIO], {})]
 
-    def _take_turn(self, rule: Rule, project_id: str, context: dict[str, Any]) -> bool:
+    def _take_turn(self, rule: Rule, project_id: str, selected: dict[str, Any], context: dict[str, Any]) -> bool:
+        """Whether a rule with ``times`` may answer once more. Counted per project, scenario, rule and the
+        parameters as the selection gives them: ``name`` and ``name;failures=2`` count apart. Counts
+        start again when the project's scenarios are selected (admin API, ``use()``) or it is reset."""
         if rule.times is None:
             return True
         times = int(_render(rule, rule.times, context))
-        key = (project_id, rule.scenario, rule.index)
+        key = (project_id, rule.scenario, rule.index, tuple(sorted(selected.items())))
         used = self.counters.get(key, 0)
         if used >= times:
             return False

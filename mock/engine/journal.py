@@ -135,18 +135,26 @@ class Journal:
 
     def _shown(self, entry: dict[str, Any], unmasked_bodies: bool) -> dict[str, Any]:
         shown = {k: v for k, v in entry.items() if not k.startswith("_")}
-        headers = entry.get("headers") or {}
-        shown["headers"] = {k: (MASKED if k in self.secret_headers and v else v) for k, v in headers.items()}
+        shown["headers"] = self._masked_headers(entry.get("headers") or {})
         if not unmasked_bodies:
             shown["body"] = _mask_fields(entry.get("body"), self.secret_fields)
+        if entry.get("response"):
+            response = shown["response"] = dict(entry["response"])
+            response["headers"] = self._masked_headers(response["headers"])
+            if not unmasked_bodies:
+                response["body"] = _mask_fields(response["body"], self.secret_fields)
         return shown
+
+    def _masked_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        return {k: (MASKED if (k in self.secret_headers or k == "set-cookie") and v else v) for k, v in headers.items()}
 
     def clear(self, project_id: str | None = None) -> int:
         with self._lock:
-            if project_id is None:
+            if project_id is None:  # everything: ids start again at 1
                 deleted = self._count
                 self._order, self._projects, self._weights, self._heaviest = [], {}, {}, []
                 self._count = self._bytes = self._gone = 0
+                self._ids = itertools.count(1)
                 return deleted
             entries = self._projects.pop(project_id, deque())
             for entry in entries:
@@ -167,8 +175,8 @@ class Journal:
 def _weight(entry: dict[str, Any]) -> int:
     headers = entry.get("headers") or []
     size = sum(len(k) + len(v) for k, v in headers) if isinstance(headers, list) else len(json.dumps(headers))
-    body = entry.get("body")
-    size += len(body) if isinstance(body, (bytes, bytearray, str)) else len(json.dumps(body, default=str)) if body else 0
+    for body in (entry.get("body"), (entry.get("response") or {}).get("body")):
+        size += len(body) if isinstance(body, (bytes, bytearray, str)) else len(json.dumps(body, default=str)) if body else 0
     return size + len(entry.get("path") or "") + len(entry.get("query") or b"")
 
 
@@ -181,6 +189,11 @@ def _readable(entry: dict[str, Any]) -> dict[str, Any]:
         entry["headers"] = _headers(entry["headers"])
         entry["body"] = _decoded(entry["body"])
         entry["path"] = _safe_text(entry["path"])
+        response = entry.get("response")
+        if response is not None:  # what the mock answered: status, headers, body, and the rule that answered
+            entry["response"] = {"status": entry["status"], "headers": _headers(response["headers"]),
+                                 "body": _decoded(response["body"]), "scenario": entry.get("scenario"),
+                                 "rule": entry.get("rule")}
         if entry.get("project_id") is not None:
             entry["project_id"] = _safe_text(entry["project_id"])
     return entry

@@ -163,7 +163,14 @@ def load_file(path: str | Path, contract: Contract, left_out: list[str] | None =
         raise ScenarioError([f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: cannot read: {exc}"]) from None
-    errors = sorted(_file_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    return load_document(data, contract, str(path), left_out)
+
+
+def load_document(data: Any, contract: Contract, path: str = "(document)",
+                  left_out: list[str] | None = None) -> list[Scenario]:
+    """The scenarios of one scenario document already read (a file's content, or one sent to the admin
+    API or built by ``respond``): checked by the same schema and against the contract, compiled."""
+    errors = sorted(_file_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ScenarioError([f"{path}: {_schema_message(e)}" for e in errors])
     entries = data["scenarios"] if "scenarios" in data else [data]

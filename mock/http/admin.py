@@ -8,6 +8,8 @@ from typing import Any
 from ..contract import error_document
 from ..engine import Engine, RequestError
 from ..engine.journal import Journal
+from ..engine.scenarios import ScenarioError
+from ..engine.verification import UnknownOperation, known_operation, verify
 
 Answer = tuple[int, dict[str, Any]]
 PAGE = 100  # journal entries per page unless the caller asks for another number (at most 1000)
@@ -28,9 +30,35 @@ class Admin:
         return 200, self._selection(project_id)
 
     def _selection(self, project_id: str) -> dict[str, Any]:
-        answer = {"project_id": project_id, "active": self.engine.active_for(project_id)}
+        answer: dict[str, Any] = {"project_id": project_id, "active": self.engine.active_for(project_id)}
         missing = self.engine.missing_for(project_id)
-        return {**answer, "missing": missing} if missing else answer
+        if missing:
+            answer["missing"] = missing
+        added = list(reversed(list(self.engine.added.get(project_id, {}))))
+        if added:
+            answer["added"] = added
+        return answer
+
+    def addProjectScenario(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+        try:
+            self.engine.add_scenario(project_id, body)
+        except ScenarioError as exc:
+            return 400, error_document(f"The scenario cannot be used: {exc.problems[0]}", exc.problems)
+        return 201, self._selection(project_id)
+
+    def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
+        try:
+            operation = known_operation(self.engine.contract, body["operation"])
+        except UnknownOperation as exc:
+            return 400, error_document(f"Invalid request: {exc}", [str(exc)])
+        entries = self.journal.entries(project_id=body.get("project_id"))
+        result = verify(entries, operation, body.get("count"), body.get("status"), body.get("body"), body.get("headers"))
+        return 200, result.as_json()
+
+    def health(self) -> Answer:
+        return 200, {"status": "ok", "state": "memory", "scenarios": len(self.engine.scenarios),
+                     "projects": len(self.engine.world),
+                     "journal": {"entries": len(self.journal), "bytes": self.journal.used_bytes}}
 
     def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:

@@ -45,6 +45,9 @@ class ExchangeMiddleware:
         started = time.perf_counter()
         status = 0
 
+        answer: dict[str, Any] = {"headers": [], "body": bytearray()}
+        keep = self.limits.journal_body_bytes
+
         async def send_or_hang_up(message):
             nonlocal status
             if exchange.get("drop"):
@@ -53,6 +56,9 @@ class ExchangeMiddleware:
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
+                answer["headers"] = message.get("headers") or []
+            elif message["type"] == "http.response.body" and len(answer["body"]) < keep:
+                answer["body"] += message.get("body", b"")[: keep - len(answer["body"])]
             await send(message)
 
         try:
@@ -76,7 +82,7 @@ class ExchangeMiddleware:
             await self.app(scope, _replay(body, receive), send_or_hang_up)
         finally:
             try:
-                self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000)
+                self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000, answer)
             except Exception:  # recording must never break answering
                 log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
 
@@ -102,7 +108,7 @@ class ExchangeMiddleware:
                 break
         return b"".join(chunks)
 
-    def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float) -> None:
+    def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float, answer: dict[str, Any]) -> None:
         match = exchange["match"]
         if match.found and match.route.api == "contract":
             exchange["operation"], exchange["project_id"] = match.operation_id, match.params.get("project_id", "")
@@ -115,6 +121,7 @@ class ExchangeMiddleware:
                 "query": scope.get("query_string", b""), "headers": scope.get("headers", []),
                 "body": exchange.get("body"), "scenario": exchange.get("scenario"),
                 "rule": exchange.get("rule"), "status": outcome,
+                "response": None if exchange.get("drop") else {"headers": answer["headers"], "body": bytes(answer["body"])},
             }, raw=True)
         if self.log_format:
             record = {"method": scope["method"], "path": path, "project": exchange.get("project_id") or "-",

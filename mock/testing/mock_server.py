@@ -12,9 +12,13 @@ The pytest plugin (``cloud_backup_mock.testing.plugin``) hands the same object t
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from ..config import MockConfig
+from ..engine.samples import sample_body
+from ..engine.scenarios import ScenarioError
+from ..engine.verification import known_operation, verify
 from ..engine.world import ProjectWorld
 from ..http.app import create_app
 from ..http.server import BackgroundServer
@@ -25,6 +29,7 @@ class MockServer:
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0):
         self.app = create_app(config or MockConfig())
         self.engine, self.journal = self.app.engine, self.app.journal
+        self._responses = 0
         self._server = BackgroundServer(self.app, host=host, port=port)
 
     @property
@@ -77,11 +82,49 @@ class MockServer:
         with world.lock:
             world.apply("set_vault_encrypted", {"agent_id": agent_id, "encrypted": encrypted})
 
+    # ---- inline behaviour
+    def respond(self, operation: str, *, status: int, body: Any = None, headers: dict[str, Any] | None = None,
+                times: int | None = None, match: dict[str, Any] | None = None,
+                project_id: str = DOCS_PROJECT) -> str:
+        """Answer ``operation`` with ``status`` (and ``body``, ``headers``) for ``project_id``, before
+        anything else, until the project is reset (after each test, with the fixture). ``body=None``: the
+        documented example for that status (or a schema-valid one). ``times``: only that many times.
+        ``match``: as in scenario files (``{"body": {"id": "..."}, "headers": {...}}``). Checked against the
+        contract at once: a status, header or body the contract does not allow raises ValueError naming
+        why. Returns the name of the scenario it made (``respond-N``)."""
+        known_operation(self.engine.contract, operation)
+        spec = self.engine.contract.operation(operation)
+        if body is None and spec.response_schema(status) is not None:
+            body = spec.response_example(status)
+            if body is None:
+                body = sample_body(spec.response_schema(status), status)
+        response: dict[str, Any] = {"status": status}
+        if headers:
+            response["headers"] = headers
+        if body is not None:
+            response["body"] = body
+        rule: dict[str, Any] = {"operation": operation, "response": response}
+        if times is not None:
+            rule["times"] = times
+        if match:
+            rule["match"] = match
+        self._responses += 1
+        name = f"respond-{self._responses}"
+        try:
+            self.engine.add_scenario(project_id, {"name": name, "description": f"respond({operation}, status={status})",
+                                                  "rules": [rule]})
+        except ScenarioError as exc:
+            raise ValueError(f"respond({operation!r}, status={status}) does not fit the contract:\n"
+                             + "\n".join(exc.problems)) from None
+        return name
+
     # ---- the journal, for assertions
     def requests(self, operation: str | None = None, project_id: str | None = None,
                  status: int | None = None) -> list[dict[str, Any]]:
-        """The journal's entries, oldest first: secret headers masked, bodies as the test sent them (the
-        admin API masks body fields such as ``password`` too)."""
+        """The journal's entries, oldest first, each with the mock's ``response``: secret headers masked,
+        bodies as the test sent them (the admin API masks body fields such as ``password`` too)."""
+        if operation is not None:
+            known_operation(self.engine.contract, operation)
         return self.journal.entries(project_id=project_id, operation=operation, status=status, unmasked_bodies=True)
 
     def calls(self, operation: str, project_id: str | None = None) -> list[dict[str, Any]]:
@@ -95,3 +138,33 @@ class MockServer:
             seen = sorted({e["operation"] or f"{e['method']} {e['path']}" for e in self.requests()})
             raise AssertionError(f"no request to {operation} was recorded; seen: {', '.join(seen) or 'nothing'}")
         return calls[-1]["body"]
+
+    def verify(self, operation: str, *, count: int | None = None, status: int | None = None, body: Any = None,
+               headers: dict[str, str] | None = None, project_id: str | None = None) -> list[dict[str, Any]]:
+        """Assert that ``operation`` was called (exactly ``count`` times, if given) with a body containing
+        ``body``, these ``headers``, answered ``status``; returns the matching requests. When it was not,
+        AssertionError says what was expected and shows the nearest requests with their differences."""
+        known_operation(self.engine.contract, operation)
+        entries = self.journal.entries(project_id=project_id, unmasked_bodies=True)
+        result = verify(entries, operation, count, status, body, headers)
+        if not result.verified:
+            raise AssertionError(result.message)
+        return result.matched
+
+    def exchanges(self) -> str:
+        """Every exchange in the journal, a few lines each: what a failing test's report shows."""
+        lines = []
+        for entry in self.journal.entries(unmasked_bodies=True):
+            response = entry.get("response") or {}
+            rule = f" ({response.get('rule') or response.get('scenario') or entry.get('scenario') or '-'})"
+            lines.append(f"#{entry['id']} {entry['method']} {entry['path']} -> {entry['status']}{rule}")
+            if entry.get("body") is not None:
+                lines.append(f"    request body:  {_short(entry['body'])}")
+            if response.get("body") is not None:
+                lines.append(f"    response body: {_short(response['body'])}")
+        return "\n".join(lines) or "(no requests)"
+
+
+def _short(value: Any, limit: int = 500) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

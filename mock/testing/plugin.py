@@ -1,7 +1,9 @@
 """pytest fixtures for client test suites: installed with the package, no conftest needed.
 
 - ``cloud_backup_mock_server`` (session): one real mock server for the test session;
-- ``cloud_backup_mock`` (function): the same server, reset (state, scenarios, journal) around each test.
+- ``cloud_backup_mock`` (function): the same server, reset (state, scenarios, journal) around each test;
+  when such a test fails, its report has a "cloud-backup-mock exchanges" section: every request the
+  test made and what the mock answered.
 
 Options: ``--cloud-backup-mock-port``, ``--cloud-backup-mock-scenarios DIR``,
 ``--cloud-backup-mock-scenario-file FILE`` (repeatable).
@@ -52,3 +54,13 @@ def cloud_backup_mock(cloud_backup_mock_server):
     cloud_backup_mock_server.reset()
     yield cloud_backup_mock_server
     cloud_backup_mock_server.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call" and report.failed:
+        mock = getattr(item, "funcargs", {}).get("cloud_backup_mock")
+        if mock is not None:
+            report.sections.append(("cloud-backup-mock exchanges", mock.exchanges()))
+    return report

@@ -1,0 +1,153 @@
+"""The test double as client teams use it: verify with near misses, respond inline, the whole exchange in
+the journal, unknown operations refused, times counters, a failing test's report, and the admin API's
+equivalents for sandboxes."""
+
+import textwrap
+
+import httpx
+import pytest
+
+from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
+
+AGENT = f"/v2/110011/agents/{DOCS_AGENT}"
+TOKENS = "/v2/110011/agents/tokens"
+
+pytest_plugins = ["pytester"]
+
+
+def credentials(**changes):
+    body = {"id": DOCS_AGENT, "password": "2d0080f9-3a6a-4ef1-b7ea-4c67c5e92796", "name": "Web Server",
+            "version": "1.23.008344", "project_id": "123456",
+            "host": {"flavor": "nova", "region": "DFW", "machine": {"id": "55f83711-85ff-49d6-9a1a-58c67d452c6a"},
+                     "os": {"name": "Ubuntu", "version": "14.04", "architecture": "64-bit"},
+                     "fingerprint": "arbitrary-string-determined-by-agent",
+                     "addresses": [{"version": 4, "addr": "10.0.0.1"}]}}
+    body.update(changes)
+    return body
+
+
+def test_verify_counts_matches_and_returns_them(client, mock):
+    client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""})
+    client.post(TOKENS, json=credentials(password="wrong"), headers={"X-Auth-Token": ""})
+    assert len(mock.verify("authenticateAgent", count=2)) == 2
+    (ok,) = mock.verify("authenticateAgent", count=1, status=200, body={"id": DOCS_AGENT, "host": {"region": "DFW"}})
+    assert ok["response"]["status"] == 200 and set(ok["response"]["body"]["token"]) == {"id", "expires"}
+
+
+def test_verify_failure_shows_what_was_expected_and_the_nearest_requests(client, mock):
+    client.post(TOKENS, json=credentials(password="wrong"), headers={"X-Auth-Token": ""})
+    client.get(AGENT)
+    with pytest.raises(AssertionError) as failed:
+        mock.verify("authenticateAgent", count=1, status=200, body={"password": "right", "host": {"region": "ORD"}})
+    message = str(failed.value)
+    assert message.startswith('expected exactly 1 request(s) to authenticateAgent answered 200 with a body containing '
+                              '{"password": "right", "host": {"region": "ORD"}}\nbut 0 requests matched (of 2 recorded)')
+    assert "nearest requests:\n  #1 POST /v2/110011/agents/tokens -> 401\n" in message
+    assert "      status: 401, not 200\n" in message
+    assert '      password: "wrong", expected "right"\n' in message
+    assert '      host.region: "DFW", expected "ORD"' in message
+    assert "  #2 GET " + AGENT + " -> 200\n      operation: getAgent, not authenticateAgent" in message
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.calls("authenticateAgnet"), lambda m: m.requests("authenticateAgnet"),
+    lambda m: m.last_body("authenticateAgnet"), lambda m: m.verify("authenticateAgnet"),
+    lambda m: m.respond("authenticateAgnet", status=401),
+])
+def test_every_method_refuses_an_unknown_operation_naming_the_known(mock, call):
+    with pytest.raises(ValueError, match=r"unknown operation 'authenticateAgnet' \(did you mean 'authenticateAgent'\?\); "
+                                         r"known: authenticateAgent, getAgent,"):
+        call(mock)
+
+
+def test_respond_answers_first_then_the_world_goes_on(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "gone for this test"}, times=1)
+    first, second = client.get(AGENT), client.get(AGENT)
+    assert (first.status_code, first.json()) == (404, {"message": "gone for this test"})
+    assert second.status_code == 200
+    assert mock.requests("getAgent")[0]["response"]["rule"] == "respond-1#1"
+
+
+def test_respond_without_a_body_uses_the_documented_example_and_match_narrows_it(client, mock):
+    mock.respond("authenticateAgent", status=409, match={"body": {"password": "dup"}})
+    assert client.post(TOKENS, json=credentials(password="dup"), headers={"X-Auth-Token": ""}).status_code == 409
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 200
+    mock.respond("getAgent", status=200)
+    assert client.get(f"/v2/110011/agents/{DOCS_AGENT}").json()["id"] == DOCS_AGENT
+
+
+def test_respond_that_breaks_the_contract_fails_at_once_naming_why(mock):
+    with pytest.raises(ValueError) as refused:
+        mock.respond("getAgent", status=418)
+    assert "getAgent does not document status 418" in str(refused.value)
+    with pytest.raises(ValueError, match=r"getAgent 200 body: body: 'project_id' is a required property"):
+        mock.respond("getAgent", status=200, body={"id": "x"})
+
+
+def test_respond_is_gone_after_a_reset(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "x"})
+    mock.reset()
+    assert client.get(AGENT).status_code == 200
+
+
+def test_times_counts_apart_per_selection_and_restart_when_selected(client, mock):
+    def statuses(selection):
+        return [client.get(AGENT, headers={"X-Mock-Scenario": selection}).status_code for _ in range(3)]
+
+    assert statuses("upstream-unavailable") == [503, 503, 200]
+    assert statuses("upstream-unavailable;failures=2") == [503, 503, 200]
+    mock.use("upstream-unavailable;failures=1")
+    assert [client.get(AGENT).status_code for _ in range(2)] == [503, 200]
+    mock.use("upstream-unavailable;failures=1")  # selecting again starts the count again
+    assert [client.get(AGENT).status_code for _ in range(2)] == [503, 200]
+
+
+def test_the_journal_keeps_the_response_masked_like_the_request(client, mock):
+    client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""})
+    (entry,) = client.get("/__mock/requests").json()["requests"]
+    assert entry["response"]["status"] == 200 and entry["response"]["rule"] == "default#3"
+    assert entry["response"]["headers"]["content-type"] == "application/json"
+    assert set(entry["response"]["body"]["token"]) == {"id", "expires"}
+    assert entry["body"]["password"] == "***"
+
+
+def test_admin_api_verify_and_add_a_scenario_for_a_project(client, mock):
+    document = {"name": "token-refused", "description": "d",
+                "rules": [{"operation": "authenticateAgent", "times": 1, "response": {"status": 401, "body": {"message": "no"}}}]}
+    added = client.post("/__mock/projects/110011/scenarios", json=document)
+    assert added.status_code == 201 and added.json()["added"] == ["token-refused"]
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 401
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 200
+    verified = client.post("/__mock/verify", json={"operation": "authenticateAgent", "count": 2}).json()
+    assert verified == {"verified": True, "matched": 2, "message": "exactly 2 request(s) to authenticateAgent: 2 matched",
+                        "near_misses": []}
+    missed = client.post("/__mock/verify", json={"operation": "authenticateAgent", "status": 500}).json()
+    assert not missed["verified"] and missed["near_misses"][0]["differences"] == ["status: 200, not 500"]
+    bad = client.post("/__mock/projects/110011/scenarios", json={**document, "rules": [{"operation": "getAgent",
+                                                                                      "response": {"status": 418}}]})
+    assert bad.status_code == 400 and "getAgent does not document status 418" in bad.json()["message"]
+    unknown = client.post("/__mock/verify", json={"operation": "nope"})
+    assert unknown.status_code == 400 and "unknown operation 'nope'" in unknown.json()["message"]
+
+
+def test_health(client):
+    health = client.get("/__mock/health").json()
+    assert health["status"] == "ok" and health["state"] == "memory" and health["scenarios"] == 10
+
+
+def test_a_failing_test_reports_its_exchanges(pytester):
+    pytester.makepyfile(textwrap.dedent(f"""
+        import httpx
+
+        def test_client(cloud_backup_mock):
+            answer = httpx.post(cloud_backup_mock.url + "/v2/110011/agents/tokens", json={{"id": "x"}})
+            assert answer.json()["token"]
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- cloud-backup-mock exchanges -*",
+        "#1 POST /v2/110011/agents/tokens -> 400 (*)",
+        '    request body:  {"id": "x"}',
+        '    response body: {"message": "Invalid request: *',
+    ])

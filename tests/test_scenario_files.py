@@ -83,7 +83,7 @@ def test_url_naming_an_unknown_operation(tmp_path):
 
 
 @pytest.mark.parametrize("response,reason", [
-    ("{status: 418}", "getAgent does not document status 418 (documented: 200, 400, 401, 403, 404, 405, 409, 500, 501, 503)"),
+    ("{status: 418}", "getAgent does not document status 418 (documented: 200, 400, 401, 403, 404, 405, 408, 409, 413, 431, 500, 501, 503)"),
     ("{status: 200, body: {id: 1}}", "getAgent 200 body: body: 'project_id' is a required property"),
     ("{status: 200}", "getAgent 200 needs a body"),
     ("{status: 404, body: {message: gone}, headers: {X-Debug: '1'}}", "getAgent 404 does not document header 'X-Debug' (documented: none)"),

@@ -264,6 +264,10 @@ def response_problems(op: Operation, response: Response) -> list[str]:
         return [f"{op.operation_id} does not document status {response.status} "
                 f"(documented: {', '.join(map(str, op.statuses))})"]
     problems = []
+    given = {name.lower() for name in response.headers}
+    for name, spec in op.response_headers(response.status).items():
+        if spec.get("required") and name.lower() not in given:
+            problems.append(f"{op.operation_id} {response.status} needs header {name!r} (the contract requires it)")
     allowed = {h.lower() for h in op.response_headers(response.status)} | _ALWAYS_ALLOWED_HEADERS
     for name in response.headers:
         if name.lower() not in allowed:

@@ -28,9 +28,8 @@ def test_authenticate_retries_after_503_as_told(cloud_backup_mock, agent, client
     cloud_backup_mock.use("upstream-unavailable;failures=2;retry_after=3")
     token = client.authenticate(agent["id"], agent["password"], HOST)
     assert slept == [3.0, 3.0]
-    calls = cloud_backup_mock.calls("authenticateAgent")
-    assert [c["status"] for c in calls] == [503, 503, 200]
-    assert cloud_backup_mock.last_body("authenticateAgent")["id"] == agent["id"]
+    cloud_backup_mock.verify("authenticateAgent", count=2, status=503, body={"id": agent["id"]})
+    cloud_backup_mock.verify("authenticateAgent", count=1, status=200, body={"id": agent["id"], "host": HOST})
     assert client.get_agent(agent["id"])["id"] == agent["id"]
     assert cloud_backup_mock.calls("getAgent")[-1]["headers"]["x-auth-token"] == "***"  # tokens are masked
     assert len(token) == 36
@@ -42,6 +41,17 @@ def test_fingerprint_conflict_is_a_clear_error(cloud_backup_mock, agent, client)
     cloud_backup_mock.use("fingerprint-conflict")
     with pytest.raises(FingerprintConflict):
         client.authenticate(agent["id"], agent["password"], HOST)
+    cloud_backup_mock.verify("authenticateAgent", count=2, status=409)
+
+
+def test_a_refusal_set_up_inline(cloud_backup_mock, agent, client):
+    cloud_backup_mock.respond("getAgent", status=404, body={"message": "Agent was deleted."}, times=1)
+    client.authenticate(agent["id"], agent["password"], HOST)
+    with pytest.raises(ApiError) as err:
+        client.get_agent(agent["id"])
+    assert (err.value.status, err.value.message) == (404, "Agent was deleted.")
+    assert client.get_agent(agent["id"])["id"] == agent["id"]  # times=1: the world answers after
+    cloud_backup_mock.verify("getAgent", count=2)
 
 
 def test_verification_follows_location_until_the_agent_reports(cloud_backup_mock, agent, client):
@@ -50,8 +60,8 @@ def test_verification_follows_location_until_the_agent_reports(cloud_backup_mock
     assert client.verify_vault_password(agent["id"], "0bff42a526") is True
     reads = cloud_backup_mock.calls("getVaultPasswordVerification")
     assert reads[0]["status"] == 404 and reads[-1]["status"] == 200
-    assert cloud_backup_mock.last_body("requestVaultPasswordVerification") == {
-        "encrypted_password_hex": "0bff42a526", "agent_id": None}
+    cloud_backup_mock.verify("requestVaultPasswordVerification", count=1, status=202,
+                             body={"encrypted_password_hex": "0bff42a526", "agent_id": None})
 
 
 def test_invalid_password_and_unencrypted_vault(cloud_backup_mock, agent, client):

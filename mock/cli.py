@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -58,9 +60,9 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     from .engine.scenarios import ScenarioError
     from .http.app import create_app
     from .http.logs import configure_process
-    from .http.server import run_foreground
+    from .http.server import bind, run_foreground
 
-    configure_process()
+    configure_process(log_format=log_format)
     _raise_open_file_limit()
     settings: dict = {}
     if token_ttl is not None:
@@ -93,19 +95,32 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         for problem in problems[1:]:
             click.echo(problem, err=True)
         sys.exit(2)
-    click.echo(f"cloud-backup-mock on http://{host}:{port} ({len(app.engine.scenarios)} scenarios from {scenarios_dir}; "
-               f"active: {', '.join(active) or 'default world'}); Swagger UI at /ui/, admin API at /__mock/", err=True)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        hint = ("pick another with --port, or --port 0 for a free one" if exc.errno == errno.EADDRINUSE
+                else "check --host and --port")
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}", err=True)
+        sys.exit(2)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    banner = (f"cloud-backup-mock on http://{shown}:{bound} ({len(app.engine.scenarios)} scenarios from "
+              f"{scenarios_dir}; active: {', '.join(active) or 'default world'}); Swagger UI at "
+              f"http://{shown}:{bound}/ui/, admin API at http://{shown}:{bound}/__mock/ui/")
+    if log_format == "json":  # every line on stderr is then one JSON object
+        logging.getLogger("cloud_backup_mock").info("%s", banner)
+    else:
+        click.echo(banner, err=True)
     if workers > 1:
         os.environ[CONFIG_ENVIRONMENT_VARIABLE] = config.to_json()
-        run_foreground("cloud_backup_mock.http.app:app_from_environment", host, port, app.engine.limits,
-                       workers=workers)
+        run_foreground("cloud_backup_mock.http.app:app_from_environment", sock, app.engine.limits, workers=workers)
         return
     reloader = ScenarioReloader(app.engine, scenarios_dir, list(scenario_files))
     if reload:
         reloader.start()
     _reload_on_sighup(reloader)
     try:
-        run_foreground(app, host, port, app.engine.limits)
+        run_foreground(app, sock, app.engine.limits)
     finally:
         reloader.stop()
 
@@ -151,7 +166,9 @@ def _is_loopback(host: str) -> bool:
                 default=SCENARIOS_DIR)
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The contract the scenarios must keep to.")
-def lint(directory: Path, spec_file: Path) -> None:
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one object on stdout, {ok, scenarios, problems}, for tools.")
+def lint(directory: Path, spec_file: Path, output: str) -> None:
     """Check scenario files against their schema and the contract (exit 1 on any problem)."""
     from .contract import Contract, ContractError
     from .engine.scenarios import ScenarioError, load_directory
@@ -162,11 +179,17 @@ def lint(directory: Path, spec_file: Path) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:
-        scenarios = load_directory(directory, contract)
+        scenarios, problems = load_directory(directory, contract), []
     except ScenarioError as exc:
-        for problem in exc.problems:
+        scenarios, problems = {}, exc.problems
+    if output == "json":
+        click.echo(json.dumps({"ok": not problems, "directory": str(directory), "spec": str(spec_file),
+                               "scenarios": sorted(scenarios), "problems": problems}, indent=2))
+        sys.exit(1 if problems else 0)
+    if problems:
+        for problem in problems:
             click.echo(problem, err=True)
-        click.echo(f"{len(exc.problems)} problem(s) in {directory}", err=True)
+        click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
         sys.exit(1)
     click.echo(f"{len(scenarios)} scenarios in {directory} keep to {spec_file}.")
 

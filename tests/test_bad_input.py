@@ -45,7 +45,7 @@ CASES = [
     ("encoded slash in the project", "GET", f"/v2/a%2fb/agents/{DOCS_AGENT}", [AUTH], b"", 404, "No operation at /v2/a/b/agents/"),
     ("empty project id", "GET", f"/v2//agents/{DOCS_AGENT}", [AUTH], b"", 404, "No operation at /v2//agents/"),
     ("unknown path", "GET", "/v2/110011/backups", [AUTH], b"", 404, "No operation at /v2/110011/backups."),
-    ("root", "GET", "/", [], b"", 404, "No operation at /."),
+    ("root with POST", "POST", "/", [], b"", 404, "No operation at /."),
     ("trailing slash", "GET", AGENT + "/", [AUTH], b"", 404, "No operation at"),
     ("wrong method DELETE", "DELETE", AGENT, [AUTH], b"", 405, f"Method DELETE is not allowed on {AGENT}."),
     ("wrong method PUT", "PUT", TOKENS, [AUTH, JSON], b"{}", 405, f"Method PUT is not allowed on {TOKENS}."),

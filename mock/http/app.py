@@ -12,6 +12,7 @@ answer against the contract itself (templated ones per request, fixed ones when 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..yaml_files import load_yaml
 from .admin import Admin
 from .dispatch import AdminOperation, Dispatcher, EngineOperation
 from .errors import install_error_handlers, unhandled_error
-from .exchange import ExchangeMiddleware
+from .exchange import ExchangeMiddleware, send_answer
 from .logs import configure_process
 from .routing import RoutingMiddleware
 from .security import token_handler
@@ -67,7 +68,12 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     operations: dict[str, Any] = {op: EngineOperation(engine, op) for op in engine.contract.operations}
     operations.update({op: AdminOperation(admin, admin_contract, op, config.admin_token)
                        for op in admin_contract.operations})
-    app = MockApp(Dispatcher(operations), middlewares=_middlewares(routes, engine.seed.settings.max_field_bytes),
+    ui_documents = {
+        "/openapi.json": _for_swagger_ui(engine.contract.document, "/", CONTRACT_UI_NOTE),
+        f"{ADMIN_BASE_PATH}/openapi.json": _for_swagger_ui(admin_contract.document, ADMIN_BASE_PATH, ""),
+    }
+    app = MockApp(Dispatcher(operations), middlewares=_middlewares(routes, engine.seed.settings.max_field_bytes,
+                                                                   ui_documents),
                   security_map={"apiKey": token_handler(engine)})
     install_error_handlers(app)
     _add_api(app, engine.contract.document, engine.contract.source, base_path=engine.contract.base_path)
@@ -81,8 +87,9 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
 def app_from_environment() -> MockApp:
     """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``.
     Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
-    configure_process()
-    return create_app(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))
+    config = MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])
+    configure_process(log_format=config.log_format or "text")
+    return create_app(config)
 
 
 class _NoHandler(Resolver):
@@ -115,15 +122,30 @@ def _openapi_schema_validator() -> Any:
     return jsonschema_rs.Draft4Validator(openapi_30_schema())
 
 
-def _middlewares(routes: RouteIndex, max_field_bytes: int) -> list[Any]:
+CONTRACT_UI_NOTE = (
+    "\n\n**Served by cloud-backup-mock.** \"Try it out\" calls this mock. The docs' example token "
+    "`0f6e9f63600142f0a970911583522217` is accepted as `X-Auth-Token` in every project (Authorize, then "
+    "paste it); project `110011` and agent `8f135b4f-7a69-4b8a-947f-5e80d772fd97` are the docs' own.")
+REDIRECTS = {"/": "/ui/", ADMIN_BASE_PATH: f"{ADMIN_BASE_PATH}/ui/", f"{ADMIN_BASE_PATH}/": f"{ADMIN_BASE_PATH}/ui/"}
+
+
+def _for_swagger_ui(document: dict[str, Any], server: str, note: str) -> bytes:
+    """The document Swagger UI shows: its server is this mock, and a note says what to try."""
+    shown = {**document, "servers": [{"url": server, "description": "this mock server"}]}
+    if note:
+        shown["info"] = {**document.get("info", {}), "description": document.get("info", {}).get("description", "") + note}
+    return json.dumps(shown).encode()
+
+
+def _middlewares(routes: RouteIndex, max_field_bytes: int, ui_documents: dict[str, bytes]) -> list[Any]:
     """Connexion's default stack with our routing and validation in the places of its own, its
     outermost error layer given our handler (it cannot call an async one by itself), Swagger UI
     reached only by its own paths, and no response validation."""
     replace = {
         ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
-        ConnexionRouting: functools.partial(RoutingMiddleware, routes=routes),
+        ConnexionRouting: functools.partial(RoutingMiddleware, routes=routes, redirects=REDIRECTS),
         RequestValidationMiddleware: functools.partial(ValidationMiddleware, max_field_bytes=max_field_bytes),
-        SwaggerUIMiddleware: _SwaggerUIOnly,
+        SwaggerUIMiddleware: functools.partial(_SwaggerUIOnly, documents=ui_documents),
     }
     return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m is not ResponseValidationMiddleware]
 
@@ -131,12 +153,21 @@ def _middlewares(routes: RouteIndex, max_field_bytes: int) -> list[Any]:
 class _SwaggerUIOnly(SwaggerUIMiddleware):
     """Swagger UI's middleware matches every request against its routes (the UI and the document,
     for each API) before passing it on. Only paths that can be Swagger UI's (``…/ui…``,
-    ``…/openapi.json``) go through it; the rest go straight on."""
+    ``…/openapi.json``) go through it; the rest go straight on. The documents it shows are ours
+    (``documents``: path -> JSON), with this mock as their server."""
 
     _PATHS = (SwaggerUIOptions.swagger_ui_path, "/openapi.json")
+
+    def __init__(self, app, documents: dict[str, bytes] | None = None) -> None:
+        super().__init__(app)
+        self.documents = documents or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and not any(p in scope["path"] for p in self._PATHS):
             await self.app(scope, receive, send)
+            return
+        document = self.documents.get(scope["path"]) if scope["type"] == "http" else None
+        if document is not None and scope["method"] in ("GET", "HEAD"):
+            await send_answer(send, 200, [(b"content-type", b"application/json")], document)
             return
         await super().__call__(scope, receive, send)

@@ -128,7 +128,7 @@ class ExchangeMiddleware:
                       "operation": exchange.get("operation") or "-", "scenario": exchange.get("scenario") or "-",
                       "status": outcome, "ms": round(ms, 2)}
             if self.log_format == "json":
-                log.info(json.dumps(record))
+                log.info("%(method)s %(path)s", record, extra={"fields": record})
             else:
                 log.info("%(method)s %(path)s project=%(project)s operation=%(operation)s scenario=%(scenario)s "
                          "status=%(status)s ms=%(ms).2f", record)

@@ -1,8 +1,7 @@
 """The log of a process that serves the mock: stderr, one line per request (and uvicorn's own lines).
 
 Requests only put their line on a queue; a thread of the logging module writes it out (the standard
-library's QueueHandler and QueueListener): a write to stderr per request, on the event loop, cost a
-sixth of a request's time. The queue is bounded: when stderr cannot keep up (a slow or stuck reader),
+library's QueueHandler and QueueListener), so no request waits on stderr. The queue is bounded: when stderr cannot keep up (a slow or stuck reader),
 lines are dropped and counted rather than kept without limit, and the count is logged once there is
 room again.
 """
@@ -10,6 +9,7 @@ room again.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import queue
 from logging.handlers import QueueHandler, QueueListener
@@ -41,10 +41,26 @@ class BoundedQueueHandler(QueueHandler):
             self.dropped += 1
 
 
-def configure_process(queue_size: int = QUEUE_SIZE) -> BoundedQueueHandler:
-    """Route the root logger through a bounded queue to a writer thread on stderr."""
+class JSONLines(logging.Formatter):
+    """One JSON object per line: time, level, logger and message, or a request line's own fields
+    (``extra={"fields": {...}}``) in place of the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
+        else:
+            line["message"] = record.getMessage()
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_process(queue_size: int = QUEUE_SIZE, log_format: str = "text") -> BoundedQueueHandler:
+    """Route the root logger through a bounded queue to a writer thread on stderr, as text or JSON lines."""
     writer = logging.StreamHandler()
-    writer.setFormatter(logging.Formatter(FORMAT))
+    writer.setFormatter(JSONLines() if log_format == "json" else logging.Formatter(FORMAT))
     lines: queue.Queue = queue.Queue(maxsize=queue_size)
     listener = QueueListener(lines, writer)
     listener.start()
@@ -52,4 +68,5 @@ def configure_process(queue_size: int = QUEUE_SIZE) -> BoundedQueueHandler:
     queued = BoundedQueueHandler(lines)
     queued.setFormatter(logging.Formatter("%(message)s"))  # the message only: the writer adds time and level
     logging.basicConfig(level=logging.INFO, handlers=[queued])
+    logging.getLogger("connexion").setLevel(logging.WARNING)  # its start-up notes are not the mock's news
     return queued

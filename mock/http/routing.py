@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..contract import RouteIndex
 from ..internals import set_routing_context
-from .exchange import exchange_of, send_error
+from .exchange import exchange_of, send_answer, send_error
 
 
 def method_not_allowed(method: str, path: str, allowed: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -18,8 +18,10 @@ def method_not_allowed(method: str, path: str, allowed: tuple[str, ...]) -> tupl
 
 
 class RoutingMiddleware:
-    def __init__(self, app, routes: RouteIndex) -> None:
-        self.app, self.routes = app, routes
+    """``redirects``: paths that lead elsewhere (``/`` to Swagger UI), answered 307 with ``Location``."""
+
+    def __init__(self, app, routes: RouteIndex, redirects: dict[str, str] | None = None) -> None:
+        self.app, self.routes, self.redirects = app, routes, redirects or {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -34,5 +36,7 @@ class RoutingMiddleware:
         elif match.method_not_allowed:
             await send_error(send, 405, *method_not_allowed(method, path, match.allowed),
                              extra=[(b"allow", ", ".join(match.allowed).encode())])
+        elif path in self.redirects and method in ("GET", "HEAD"):
+            await send_answer(send, 307, [(b"location", self.redirects[path].encode())], b"")
         else:
             await send_error(send, 404, f"No operation at {path}.", [f"{method} {path} is not in the contract"])

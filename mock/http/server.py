@@ -51,14 +51,33 @@ def __getattr__(name: str) -> Any:
     return protocol
 
 
-def run_foreground(app, host: str, port: int, limits: Limits, workers: int = 1) -> None:
-    """Serve until stopped (``serve``): ``app`` is the app, or with ``workers`` > 1 the import
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one). OSError when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # worker processes serve on it too
+    return sock
+
+
+def run_foreground(app, sock: socket.socket, limits: Limits, workers: int = 1) -> None:
+    """Serve on ``sock`` until stopped (``serve``): ``app`` is the app, or with ``workers`` > 1 the import
     string of a factory each worker process calls."""
+    host, port = sock.getsockname()[:2]
     if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
         options = {**uvicorn_options(limits, __getattr__("WorkerProtocol")), "log_level": "info"}
-        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, **options)
+        config = uvicorn.Config(app, factory=True, workers=workers, host=host, port=port, **options)
+        Multiprocess(config, sockets=[sock]).run()
     else:
-        uvicorn.run(app, host=host, port=port, **{**uvicorn_options(limits), "log_level": "info"})
+        config = uvicorn.Config(app, host=host, port=port, **{**uvicorn_options(limits), "log_level": "info"})
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 class BackgroundServer:

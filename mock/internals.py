@@ -137,7 +137,8 @@ def guarded_protocol(limits: Any, refusal: Any) -> type:
     ``max_connections`` open connections (one more is answered 503 with ``Retry-After`` and closed);
     a connection that sends nothing for ``idle_timeout`` is closed; a request's line and headers must
     arrive within ``header_timeout`` (else 408) and within ``max_header_bytes`` (else 431), counted as
-    they arrive, so nothing larger is ever held. ``refusal(status, message, errors, headers)`` gives
+    they arrive, so nothing larger is ever held; its body within ``body_timeout`` (else 408). A timer
+    runs only while a request is incomplete after a chunk: most requests arrive whole and need none. ``refusal(status, message, errors, headers)`` gives
     the answer's bytes. A subclass per server, for the server's own bounds.
 
     Relies on uvicorn's ``HttpToolsProtocol``: ``connections`` (the server's open connections, this one
@@ -164,7 +165,7 @@ def _guarded_base() -> type:
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._head_bytes, self._in_head, self._refused, self._began = 0, True, False, False
+            self._head_bytes, self._in_head, self._complete, self._refused = 0, True, True, False
             self._timer = None
             if len(self.connections) > self.limits.max_connections:
                 self._refuse(503, "The mock has as many open connections as it keeps; retry shortly.",
@@ -177,46 +178,49 @@ def _guarded_base() -> type:
                 return
             if self._in_head:
                 self._head_bytes += len(data)
-                if not self._began:
-                    self._began = True
-                    self._restart_timer(self.limits.header_timeout)
+            if self._timer is not None and self._head_bytes == len(data) and self._in_head:
+                self._cancel_timer()  # the first bytes of a request end the idle wait
             super().data_received(data)  # a chunk is at most asyncio's read size: what is held stays bounded
-            if self._in_head and self._head_bytes > self.limits.max_header_bytes and not self._refused:
+            if self._refused:
+                return
+            if self._in_head and self._head_bytes > self.limits.max_header_bytes:
                 self._refuse(431, "The request's line and headers are larger than the mock takes.",
                              [f"max_header_bytes: {self.limits.max_header_bytes}"])
+            elif self._timer is None and self._in_head and self._head_bytes:
+                # A request began and its headers are not all here: they have header_timeout to arrive.
+                self._timer = self.loop.call_later(self.limits.header_timeout, self._timed_out)
+            elif self._timer is None and not self._in_head and not self._complete:
+                # Its body is not all here: it has body_timeout to arrive.
+                self._timer = self.loop.call_later(self.limits.body_timeout, self._timed_out)
 
         def on_headers_complete(self) -> None:
-            self._in_head = False
+            self._in_head, self._complete = False, False
             self._cancel_timer()
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
-            self._in_head, self._head_bytes, self._began = True, 0, False
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()  # uvicorn's keep-alive timer (idle_timeout) runs from here
+            self._in_head, self._head_bytes, self._complete = True, 0, True
             self._cancel_timer()
 
         def connection_lost(self, exc) -> None:
             self._cancel_timer()
             super().connection_lost(exc)
 
-        def _restart_timer(self, seconds: float) -> None:
-            self._cancel_timer()
-            self._timer = self.loop.call_later(seconds, self._timed_out)
-
         def _cancel_timer(self) -> None:
-            if getattr(self, "_timer", None) is not None:
+            if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
 
         def _timed_out(self) -> None:
             self._timer = None
-            if self._began and self._in_head:
+            if self._in_head and self._head_bytes:
                 self._refuse(408, "The request's line and headers did not arrive in time.",
                              [f"header_timeout: {self.limits.header_timeout} s"])
-            elif self._in_head and self.cycle is None or (self.cycle is not None and self.cycle.response_complete):
+            elif not self._in_head and not self._complete:
+                self._refuse(408, "The request body did not arrive in time.",
+                             [f"body_timeout: {self.limits.body_timeout} s"])
+            elif self.cycle is None or self.cycle.response_complete:
                 self.transport.close()  # idle: nothing asked, nothing to answer
 
         def _refuse(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None) -> None:

@@ -10,7 +10,6 @@ import pytest
 from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.contract import schema_errors
 from cloud_backup_mock.engine import Engine, RequestContext, RequestError, build_engine
-from cloud_backup_mock.engine import core
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_PROJECT
 
 BASE = "http://mock.test"
@@ -325,13 +324,13 @@ def server_error(engine):
 
 
 @case("slow#1")
-def slow(engine, monkeypatch):
+def slow(engine):
     waited = []
 
     async def sleep(seconds):
         waited.append(seconds)
 
-    monkeypatch.setattr(core.asyncio, "sleep", sleep)
+    engine.sleep = sleep
     outcome = ask(engine, "getAgent", scenario="slow;seconds=3", agent_id=DOCS_AGENT)
     assert waited == [3] and outcome.status == 200
     return outcome
@@ -355,9 +354,9 @@ def verification_pending(engine):
 
 
 @pytest.mark.parametrize("label", sorted(CASES))
-def test_rule(label, engine, monkeypatch):
+def test_rule(label, engine):
     test = CASES[label]
-    outcome = test(engine, monkeypatch) if "monkeypatch" in test.__code__.co_varnames else test(engine)
+    outcome = test(engine)
     # slow#1 only waits: the rule after it answers
     assert outcome.rule == ("default#7" if label == "slow#1" else label)
 
@@ -378,3 +377,21 @@ def test_projects_are_apart(engine):
     ask(engine, "registerAgent", example(engine, "registerAgent"), project="team-a")
     assert len(engine.world.project("team-a").agents) == 3
     assert len(engine.world.project("team-b").agents) == 2
+
+
+def test_a_header_value_a_template_builds_from_the_request_is_checked():
+    from cloud_backup_mock.engine.scenarios import load_document
+
+    (echo,) = load_document({"name": "echo", "description": "d", "rules": [{
+        "operation": "requestVaultPasswordVerification",
+        "response": {"status": 503, "headers": {"Retry-After": "{{ body.encrypted_password_hex }}"},
+                     "body": {"message": "m"}}}]}, SHIPPED.contract)
+    engine = Engine(SHIPPED.contract, {**SHIPPED.scenarios, "echo": echo}, SHIPPED.seed)
+    injected = ask(engine, "requestVaultPasswordVerification", {"encrypted_password_hex": "1\r\nSet-Cookie: x=1"},
+                   scenario="echo", agent_id=DOCS_AGENT)
+    assert injected.status == 500 and injected.headers == {}
+    assert injected.body["errors"] == ["header Retry-After: the value is not one line of printable Latin-1 text "
+                                       "of at most 4096 characters"]
+    fine = ask(engine, "requestVaultPasswordVerification", {"encrypted_password_hex": "7"}, scenario="echo",
+               agent_id=DOCS_AGENT)
+    assert fine.status == 503 and fine.headers == {"Retry-After": "7"}

@@ -63,3 +63,22 @@ def test_journal_clear_by_project():
     for project in ("a", "b", "a"):
         journal.record({"project_id": project, "operation": "getAgent", "status": 200, "time": "2026-01-01T00:00:00Z"})
     assert journal.clear("a") == 2 and [e["project_id"] for e in journal.entries()] == ["b"]
+
+
+def test_fair_eviction_through_project_changes():
+    """Entries of one project, then two, then one again, then two: the heaviest loses, never the quiet one."""
+    journal = Journal(max_entries=10)
+
+    def add(project, n):
+        for _ in range(n):
+            journal.record({"project_id": project, "operation": "getAgent", "status": 200,
+                            "time": "2026-01-01T00:00:00Z", "body": "x" * 10})
+
+    add("noisy", 30)
+    add("quiet", 2)
+    assert [len(journal.entries(project_id=p)) for p in ("noisy", "quiet")] == [8, 2]
+    journal.clear("quiet")
+    add("noisy", 30)
+    add("other", 3)
+    add("noisy", 5)
+    assert [len(journal.entries(project_id=p)) for p in ("noisy", "other")] == [7, 3] and len(journal) == 10

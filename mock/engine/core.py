@@ -29,6 +29,8 @@ from .templating import TemplateError, Variables, is_static, render
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock")
+MAX_HEADER_VALUE = 4096
+_HEADER_VALUE = re.compile(rf"[\t\x20-\x7e\xa0-\xff]{{0,{MAX_HEADER_VALUE}}}")
 DOCUMENTED = "(documented)"  # the scenario name of an answer no rule gave: the contract's own example
 _PREFER_ITEM = re.compile(r"^\s*(code|example|dynamic)\s*=\s*([^\s,;]+)\s*$")
 
@@ -69,8 +71,8 @@ Selection = tuple[str, dict[str, Any]]
 
 class Engine:
     def __init__(self, contract: Contract, scenarios: dict[str, Scenario], seed: Seed,
-                 active: list[str] = (), clock=utc_now, limits: Limits | None = None):
-        self.contract, self.seed, self.clock = contract, seed, clock
+                 active: list[str] = (), clock=utc_now, limits: Limits | None = None, sleep=asyncio.sleep):
+        self.contract, self.seed, self.clock, self.sleep = contract, seed, clock, sleep
         self.limits = limits or Limits()
         self.scenarios = scenarios
         self.world = World(seed, clock, self.limits.max_projects, on_forget=self._forget)
@@ -240,7 +242,7 @@ class Engine:
                 return context
         delay = float(_render(rule, rule.delay, context) or 0)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         with world.lock:
             if delay > 0:
                 world.tick()  # time went by: reports that fell due meanwhile land first
@@ -290,6 +292,10 @@ class Engine:
             body = render(response.body, context)
         except TemplateError as exc:
             return self._scenario_failure(rule, [str(exc)])
+        unfit = [name for name, value in headers.items() if not _HEADER_VALUE.fullmatch(value)]
+        if unfit:  # a request's or a parameter's value never reaches a header unchecked
+            return self._scenario_failure(rule, [f"header {name}: the value is not one line of printable Latin-1 "
+                                                 f"text of at most {MAX_HEADER_VALUE} characters" for name in unfit])
         if not is_static(response.body):
             schema = operation.response_schema(response.status)
             problems = schema_errors(schema, body) if schema is not None else []

@@ -58,13 +58,15 @@ class Journal:
         self._lock = threading.Lock()
 
     # ---- writing (the request path)
-    def record(self, entry: dict[str, Any], raw: bool = False) -> dict[str, Any]:
+    def record(self, entry: dict[str, Any], raw: bool = False, size: int | None = None) -> dict[str, Any]:
         """Keep ``entry``. ``raw``: its ``time`` is a POSIX timestamp, its ``headers`` ASGI pairs, its
-        ``query`` and ``body`` bytes, as received; they are made readable when the entry is first read."""
+        ``query`` and ``body`` bytes, as received; they are made readable when the entry is first read.
+        ``size``: what it holds, in bytes, when the caller has counted it already."""
         body = entry.get("body")
         if raw and isinstance(body, (bytes, bytearray)) and len(body) > self.body_bytes:
             entry["body_size"], entry["body"] = len(body), bytes(body[: self.body_bytes])
-        weight = ENTRY_OVERHEAD + _weight(entry)
+            size = None
+        weight = ENTRY_OVERHEAD + (size if size is not None else _weight(entry))
         with self._lock:
             entry["id"] = next(self._ids)
             entry["_weight"] = weight
@@ -74,7 +76,10 @@ class Journal:
             self._order.append(entry)
             self._projects.setdefault(project, deque()).append(entry)
             self._weights[project] = self._weights.get(project, 0) + weight
-            heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+            if len(self._projects) == 2 and len(self._projects[project]) == 1:
+                self._heaviest = []  # a second project: the heap is built afresh when first needed
+            elif len(self._projects) > 1:  # with one project, it is the heaviest: no heap needed
+                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
             self._count += 1
             self._bytes += weight
             while self._count > self.size or (self._bytes > self.max_bytes and self._count > 1):
@@ -88,10 +93,16 @@ class Journal:
         return entry
 
     def _drop_from_heaviest(self) -> None:
-        while True:
-            weight, _, project = heapq.heappop(self._heaviest)
-            if self._weights.get(project) == -weight:
-                break
+        if len(self._projects) == 1:
+            project = next(iter(self._projects))
+        else:
+            while True:
+                if not self._heaviest:  # pushes stop while one project is alone: index them all again
+                    self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                    heapq.heapify(self._heaviest)
+                weight, _, project = heapq.heappop(self._heaviest)
+                if self._weights.get(project) == -weight:
+                    break
         old = self._projects[project].popleft()
         old["_gone"] = True
         self._gone += 1
@@ -99,7 +110,8 @@ class Journal:
         self._bytes -= old["_weight"]
         self._weights[project] -= old["_weight"]
         if self._projects[project]:
-            heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+            if len(self._projects) > 1:
+                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
         else:
             del self._projects[project], self._weights[project]
 

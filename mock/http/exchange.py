@@ -8,7 +8,6 @@ rule, parsed body) to a per-request dict in the ASGI scope.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,6 +21,7 @@ from ..internals import hang_up
 log = logging.getLogger("cloud_backup_mock.requests")
 _KEY = "cloud_backup_mock.exchange"
 _NOT_JOURNALED = ("/__mock", "/ui", "/openapi.json")
+_GONE = object()  # what _read_body returns when the client disconnected before its body was read
 
 
 def exchange_of(scope: dict[str, Any]) -> dict[str, Any]:
@@ -62,16 +62,15 @@ class ExchangeMiddleware:
             await send(message)
 
         try:
-            head = sum(len(k) + len(v) for k, v in scope.get("headers", ())) + len(scope.get("raw_path") or b"")
+            head = exchange["head"] = sum(len(k) + len(v) for k, v in scope.get("headers", ())) + len(
+                scope.get("raw_path") or b"")
             if head > self.limits.max_header_bytes:
                 await send_error(send_or_hang_up, 431, "The request's line and headers are larger than the mock takes.",
                                  [f"max_header_bytes: {self.limits.max_header_bytes}"], extra=[(b"connection", b"close")])
                 return
-            try:
-                body = await self._read_body(scope, receive)
-            except asyncio.TimeoutError:
-                await send_error(send_or_hang_up, 408, "The request body did not arrive in time.",
-                                 [f"body_timeout: {self.limits.body_timeout} s"], extra=[(b"connection", b"close")])
+            body = await self._read_body(scope, receive)
+            if body is _GONE:  # the client left (or the connection layer answered 408) before its body came
+                exchange["drop"] = True
                 return
             if body is None:
                 limit = self.limits.max_body_bytes
@@ -87,18 +86,17 @@ class ExchangeMiddleware:
                 log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
 
     async def _read_body(self, scope, receive) -> bytes | None:
-        """The whole request body, or None when it is over the limit; TimeoutError when it takes longer
-        than ``body_timeout``."""
+        """The whole request body, None when it is over the limit, ``_GONE`` when the client went away
+        first (``body_timeout`` is kept by the connection layer)."""
         limit = self.limits.max_body_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 return None
         chunks, size = [], 0
-        deadline = time.monotonic() + self.limits.body_timeout
         while True:
-            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            message = await receive()
             if message["type"] != "http.request":
-                break
+                return _GONE
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -122,7 +120,8 @@ class ExchangeMiddleware:
                 "body": exchange.get("body"), "scenario": exchange.get("scenario"),
                 "rule": exchange.get("rule"), "status": outcome,
                 "response": None if exchange.get("drop") else {"headers": answer["headers"], "body": bytes(answer["body"])},
-            }, raw=True)
+            }, raw=True, size=exchange.get("head", 0) + len(exchange.get("body") or b"") + len(answer["body"])
+               + sum(len(k) + len(v) for k, v in answer["headers"]))
         if self.log_format:
             record = {"method": scope["method"], "path": path, "project": exchange.get("project_id") or "-",
                       "operation": exchange.get("operation") or "-", "scenario": exchange.get("scenario") or "-",

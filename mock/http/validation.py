@@ -43,6 +43,9 @@ class CheckedParameters(ParameterValidator):
         return None
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
@@ -52,6 +55,9 @@ def _finite(text: str) -> float:
     if number in (float("inf"), float("-inf")):
         raise ValueError(f"{text} is too large for a JSON number")
     return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 def parse_json_body(raw: bytes, content_type: str | None, max_field_bytes: int | None = None) -> Any:
@@ -70,14 +76,17 @@ def parse_json_body(raw: bytes, content_type: str | None, max_field_bytes: int |
     except UnicodeDecodeError as exc:
         raise BadRequestProblem(detail=f"body: not valid UTF-8 (byte {exc.start})") from None
     try:
-        body = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+        body = _DECODER.decode(text)
     except RecursionError:
         raise BadRequestProblem(detail="body: JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, integers too long to convert, and the refusals above
         raise BadRequestProblem(detail=f"body: not valid JSON ({exc})") from None
-    problem = _string_problem(body, max_field_bytes, [])
-    if problem:
-        raise BadRequestProblem(detail=problem)
+    # Only a body larger than the bound can hold a string longer than it, and only an escape can make a
+    # lone surrogate: other bodies need no walk.
+    if (max_field_bytes is not None and len(raw) > max_field_bytes) or _SURROGATE_ESCAPE.search(text):
+        problem = _string_problem(body, max_field_bytes, [])
+        if problem:
+            raise BadRequestProblem(detail=problem)
     return body
 
 

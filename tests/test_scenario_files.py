@@ -164,3 +164,15 @@ def test_reload_keeps_the_last_good_set(tmp_path):
     assert reloader.check() is False and "added" in engine.scenarios
     (directory / "added.yaml").unlink()
     assert reloader.check() is True and "added" not in engine.scenarios
+
+
+def test_the_example_in_scenarios_readme_loads():
+    import re
+
+    from cloud_backup_mock.engine.scenarios import load_document
+    from cloud_backup_mock.yaml_files import load_yaml
+
+    text = (SCENARIOS_DIR / "README.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    (scenario,) = load_document(load_yaml(block), CONTRACT, "scenarios/README.md")
+    assert scenario.name == "flaky-token" and scenario.declared["failures"].maximum == 100

@@ -34,6 +34,9 @@ class Limits:
     journal_bytes: int = 16 * 1024 * 1024  # their size, all projects together
     journal_body_bytes: int = 64 * 1024  # of one request's body, kept in the journal (the rest is cut, and marked)
     max_added_scenarios: int = 100  # per project, added at run time (admin API, respond()); one more: 400
+    max_added_scenarios_total: int = 1000  # all projects together
+    max_scenario_bytes: int = 64 * 1024  # one added scenario document, as JSON
+    max_counters: int = 1000  # `times` counts kept per project (one per scenario rule and parameter values)
 
     @classmethod
     def names(cls) -> list[str]:

@@ -380,3 +380,25 @@ def test_the_bounds_table_has_every_limit():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in Limits.names():
         assert f"| `{name}` |" in readme, name
+
+
+def test_scenarios_added_at_run_time_are_bounded():
+    document = {"name": "n", "description": "d", "rules": [{"operation": "getAgent", "response": {"status": 404, "body": {"message": "x"}}}]}
+    with server(max_added_scenarios=2, max_added_scenarios_total=3, max_scenario_bytes=2000) as mock, \
+            httpx.Client(base_url=mock.url) as client:
+        for project, name in (("a", "n1"), ("a", "n2"), ("b", "n1")):
+            assert client.post(f"/__mock/projects/{project}/scenarios", json={**document, "name": name}).status_code == 201
+        per_project = client.post("/__mock/projects/a/scenarios", json={**document, "name": "n3"})
+        assert per_project.status_code == 400 and "max_added_scenarios)" in per_project.json()["message"]
+        total = client.post("/__mock/projects/c/scenarios", json={**document, "name": "n1"})
+        assert total.status_code == 400 and "max_added_scenarios_total" in total.json()["message"]
+        big = client.post("/__mock/projects/b/scenarios", json={**document, "name": "n2", "description": "d" * 3000})
+        assert big.status_code == 400 and "max_scenario_bytes: 2000" in big.json()["message"]
+        assert client.post("/__mock/projects/a/scenarios", json={**document, "name": "n1"}).status_code == 201  # replaced
+
+
+def test_times_counters_are_bounded_per_project():
+    with server(max_counters=3) as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
+        for failures in range(1, 20):
+            assert client.get(AGENT, headers={"X-Mock-Scenario": f"upstream-unavailable;failures={failures}"}).status_code == 503
+        assert len(mock.engine.counters["110011"]) == 3

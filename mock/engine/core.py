@@ -9,6 +9,8 @@ rules for the operation in order, and turns the first rule that answers into an
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+import json
 import logging
 import re
 import threading
@@ -79,7 +81,7 @@ class Engine:
         self.global_active: list[Selection] = self.parse_selection(",".join(active)) if active else []
         self.project_active: dict[str, list[Selection]] = {}
         self.added: dict[str, dict[str, Scenario]] = {}  # project -> scenarios added at run time, by name
-        self.counters: dict[tuple, int] = {}
+        self.counters: dict[str, OrderedDict[tuple, int]] = {}  # project -> (scenario, rule, params) -> turns
         self._lock = threading.Lock()
 
     # ---- configuration (admin API, CLI, pytest plugin)
@@ -168,6 +170,10 @@ class Engine:
         the contract, then tried first for ``project_id`` (before its selections) until the project is
         reset. Raises :class:`ScenarioError` naming every problem; a name the project already added is
         replaced."""
+        size = len(json.dumps(document, default=str))
+        if size > self.limits.max_scenario_bytes:
+            raise ScenarioError([f"scenario added for project {project_id}: {size} bytes of JSON, more than "
+                                 f"the mock takes (limit max_scenario_bytes: {self.limits.max_scenario_bytes})"])
         (scenario,) = load_document(document, self.contract, f"scenario added for project {project_id}")
         if scenario.name in self.scenarios:
             raise ScenarioError([f"scenario added for project {project_id}: the name {scenario.name!r} is a "
@@ -177,16 +183,17 @@ class Engine:
             if scenario.name not in added and len(added) >= self.limits.max_added_scenarios:
                 raise ScenarioError([f"project {project_id} has {len(added)} added scenarios, the most it may "
                                      "(limit max_added_scenarios); reset the project first"])
-            if scenario.name not in added and project_id not in self.added and len(self.added) > self.limits.max_projects:
-                raise ScenarioError([f"at most {self.limits.max_projects} projects may have added scenarios"])
+            total = sum(len(names) for names in self.added.values())
+            if scenario.name not in added and total >= self.limits.max_added_scenarios_total:
+                raise ScenarioError([f"the mock keeps {total} added scenarios, the most it may (limit "
+                                     "max_added_scenarios_total); reset a project first"])
             added.pop(scenario.name, None)
             added[scenario.name] = scenario
             self._clear_counters(project_id)
         return scenario
 
     def _clear_counters(self, project_id: str) -> None:
-        for key in [k for k in self.counters if k[0] == project_id]:
-            del self.counters[key]
+        self.counters.pop(project_id, None)
 
     def _forget(self, project_id: str) -> None:
         """A project the world forgot (least recently used): its counters go too (its selections stay)."""
@@ -278,11 +285,15 @@ class Engine:
         if rule.times is None:
             return True
         times = int(_render(rule, rule.times, context))
-        key = (project_id, rule.scenario, rule.index, tuple(sorted(selected.items())))
-        used = self.counters.get(key, 0)
+        key = (rule.scenario, rule.index, tuple(sorted(selected.items())))
+        counts = self.counters.setdefault(project_id, OrderedDict())
+        used = counts.get(key, 0)
         if used >= times:
             return False
-        self.counters[key] = used + 1
+        counts[key] = used + 1
+        counts.move_to_end(key)
+        while len(counts) > self.limits.max_counters:
+            counts.popitem(last=False)  # the least recently used count is forgotten: it starts again
         return True
 
     def _respond(self, rule: Rule, operation: Operation, context: dict[str, Any]) -> Outcome:

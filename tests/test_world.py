@@ -75,3 +75,12 @@ def test_effect_errors_name_the_problem(clock):
         w.apply("configure", {"colour": "red"})
     with pytest.raises(EffectError, match="no agent 'zz' in project 'p'"):
         w.apply("set_vault_encrypted", {"agent_id": "zz"})
+
+
+def test_vault_requests_never_reported_stay_bounded():
+    seed = Seed(Settings(auto_report_after_seconds=None, max_vault_requests=10), [{"id": "a", "vault": {"encrypted": True}}])
+    world = ProjectWorld("p", seed)
+    for _ in range(50):
+        world.apply("create_request", {"kind": "verification", "agent_id": "a"})
+    world.tick()
+    assert len(world.requests) == 10 and len(world.pending) == 10

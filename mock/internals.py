@@ -228,8 +228,20 @@ def _guarded_base() -> type:
             (closing with unread input would reset the connection and lose the answer)."""
             self._refused = True
             self._cancel_timer()
+            answer = self.refusal(status, message, errors, headers or {})
+            answering = self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
+            if answering or self.pipeline:
+                self._after_response = answer  # an earlier request is still being answered: this comes after
+                return
             if not self.transport.is_closing():
-                self.transport.write(self.refusal(status, message, errors, headers or {}))
+                self.transport.write(answer)
+                self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            answer, self._after_response = getattr(self, "_after_response", None), None
+            if answer is not None and not self.transport.is_closing():
+                self.transport.write(answer)
                 self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     _GUARDED_BASE = GuardedBase

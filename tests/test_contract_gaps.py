@@ -49,3 +49,12 @@ def test_prefer_gives_a_location_that_resolves_here(client, mock, path, status, 
     match = CONTRACT.routes.match("GET", location.path)
     assert match.operation_id == item
     uuid.UUID(location.path.rsplit("/", 1)[-1])  # a whole UUID, not the docs' cut one
+
+
+@pytest.mark.parametrize("path,operation", [
+    ("/v2/110011//agents/" + AGENT, "getAgent"),  # after a value: as printed in one of the docs' examples
+    ("/v2/110011/agents//vault-encryption-requests", None),  # after a literal: a missing agent id
+    ("/v2//agents/" + AGENT, None),
+])
+def test_an_empty_segment_counts_only_after_a_value(path, operation):
+    assert CONTRACT.routes.match("GET", path).operation_id == operation

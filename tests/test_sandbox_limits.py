@@ -402,3 +402,15 @@ def test_times_counters_are_bounded_per_project():
         for failures in range(1, 20):
             assert client.get(AGENT, headers={"X-Mock-Scenario": f"upstream-unavailable;failures={failures}"}).status_code == 503
         assert len(mock.engine.counters["110011"]) == 3
+
+
+def test_a_refusal_waits_for_the_answer_to_an_earlier_pipelined_request():
+    with server(body_timeout=0.5) as mock:
+        sock = raw_connection(mock)
+        sock.sendall(b"GET " + AGENT.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + DOCS_TOKEN.encode()
+                     + b"\r\nX-Mock-Scenario: slow;seconds=1.5\r\n\r\n"
+                     + b"POST " + VERIFY.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     + b"X-Auth-Token: " + DOCS_TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n{")
+        answer = read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+        assert answer.index(b"HTTP/1.1 408 ") > answer.index(DOCS_AGENT.encode())

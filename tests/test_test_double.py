@@ -40,6 +40,8 @@ def test_verify_failure_shows_what_was_expected_and_the_nearest_requests(client,
     with pytest.raises(AssertionError) as failed:
         mock.verify("authenticateAgent", count=1, status=200, body={"password": "right", "host": {"region": "ORD"}})
     message = str(failed.value)
+    first = mock.requests()[0]["id"]  # ids go on across resets: a reader's `after` stays valid
+    message = message.replace(f"#{first} ", "#1 ").replace(f"#{first + 1} ", "#2 ")
     assert message.startswith('expected exactly 1 request(s) to authenticateAgent answered 200 with a body containing '
                               '{"password": "right", "host": {"region": "ORD"}}\nbut 0 requests matched (of 2 recorded)')
     assert "nearest requests:\n  #1 POST /v2/110011/agents/tokens -> 401\n" in message
@@ -103,12 +105,28 @@ def test_times_counts_apart_per_selection_and_restart_when_selected(client, mock
 
 
 def test_the_journal_keeps_the_response_masked_like_the_request(client, mock):
-    client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""})
+    client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}, params={"password": "p", "x": "1"})
     (entry,) = client.get("/__mock/requests").json()["requests"]
     assert entry["response"]["status"] == 200 and entry["response"]["rule"] == "default#3"
     assert entry["response"]["headers"]["content-type"] == "application/json"
-    assert set(entry["response"]["body"]["token"]) == {"id", "expires"}
-    assert entry["body"]["password"] == "***"
+    assert entry["response"]["body"] == {"token": "***"}  # the token it hands out is an X-Auth-Token
+    assert entry["body"]["password"] == "***" and entry["query"] == {"password": ["***"], "x": ["1"]}
+    own = mock.requests()[0]  # the test's own process sees what was exchanged
+    assert set(own["response"]["body"]["token"]) == {"id", "expires"} and own["body"]["password"] == credentials()["password"]
+
+
+def test_bodies_that_are_not_json_are_masked_too(client, mock):
+    client.post(TOKENS, content=b'{"id": "x", "password": "hunter2",', headers={"Content-Type": "application/json", "X-Auth-Token": ""})
+    (entry,) = client.get("/__mock/requests").json()["requests"]
+    assert entry["status"] == 400 and entry["body"] == '{"id": "x", "password": "***",'
+
+
+def test_admin_verify_compares_what_was_sent_but_never_shows_a_secret(client, mock):
+    client.post(TOKENS, json=credentials(password="hunter2"), headers={"X-Auth-Token": ""})
+    hit = client.post("/__mock/verify", json={"operation": "authenticateAgent", "body": {"password": "hunter2"}}).json()
+    assert hit["verified"] is True
+    miss = client.post("/__mock/verify", json={"operation": "authenticateAgent", "body": {"password": "guess"}}).json()
+    assert miss["near_misses"][0]["differences"] == ['password: ***, expected "guess"'] and "hunter2" not in miss["message"]
 
 
 def test_admin_api_verify_and_add_a_scenario_for_a_project(client, mock):

@@ -85,9 +85,20 @@ class RouteIndex:
     def match(self, method: str, path: str, raw_path: str | None = None) -> Match:
         """``path`` decoded (as the server gives it); with ``raw_path`` (the path as sent), path values are
         taken from it and decoded here, bytes that are not UTF-8 kept apart as surrogates (PEP 383), so
-        two different values never become one ("caf%E9" and "caf%FF" are two projects)."""
+        two different values never become one ("caf%E9" and "caf%FF" are two projects). Segments are those
+        of the decoded path: an encoded slash (``%2F``) separates them too.
+
+        An empty segment (``//``) counts for nothing where it follows a path value (the docs print
+        ``/v2/110011//backups``); after a literal segment it is a missing value, and the path reaches no
+        operation (``…/agents//vault-encryption-requests`` is not ``getAgent``)."""
         if "//" in path:
-            path = _SLASHES.sub("/", path)
+            found = self._match(method, _SLASHES.sub("/", path), raw_path)
+            if found.route is not None and not _empty_segments_follow_values(path, found.route.template):
+                return NO_MATCH
+            return found
+        return self._match(method, path, raw_path)
+
+    def _match(self, method: str, path: str, raw_path: str | None) -> Match:
         best: int | None = None
         allowed: set[str] = set()
         first_route = None
@@ -110,6 +121,17 @@ class RouteIndex:
         if first_route is None:
             return NO_MATCH
         return Match(first_route, None, {}, tuple(sorted(allowed)))
+
+
+def _empty_segments_follow_values(path: str, template: str) -> bool:
+    parts = template.split("/")
+    position = 0  # the template segment the last non-empty segment of the path stood for
+    for segment in path.split("/")[1:]:
+        if segment:
+            position += 1
+        elif position == 0 or position >= len(parts) or not _PARAMETER.fullmatch(parts[position]):
+            return False
+    return True
 
 
 def _decoded(segment: str) -> str:

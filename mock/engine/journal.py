@@ -16,10 +16,12 @@ for bodies as sent (the test double in the test's own process).
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import json
 import math
+import re
 import threading
 from collections import deque
 from datetime import datetime, timezone
@@ -30,7 +32,7 @@ from .world import iso
 
 MASKED = "***"
 SECRET_HEADERS = frozenset({"x-auth-token", "x-admin-token", "authorization", "cookie", "proxy-authorization"})
-SECRET_FIELDS = frozenset({"password"})
+SECRET_FIELDS = frozenset({"password", "token"})  # token: authenticateAgent's answer holds the X-Auth-Token
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond what it holds (its dict and fields)
 MAX_PAGE = 1000
 
@@ -46,7 +48,7 @@ class Journal:
             raise ValueError(f"journal size must be at least 1, not {max_entries}")
         self.size, self.max_bytes, self.body_bytes = max_entries, max_bytes, body_bytes
         extra = {name.lower() for name in mask}
-        self.secret_headers, self.secret_fields = SECRET_HEADERS | extra, SECRET_FIELDS | set(mask)
+        self.secret_headers, self.secret_fields = SECRET_HEADERS | extra, frozenset(SECRET_FIELDS | set(mask))
         self._order: list[dict[str, Any]] = []  # by id; dropped entries stay until compacted (marked "_gone")
         self._gone = 0
         self._projects: dict[str | None, deque[dict[str, Any]]] = {}
@@ -77,7 +79,9 @@ class Journal:
             self._projects.setdefault(project, deque()).append(entry)
             self._weights[project] = self._weights.get(project, 0) + weight
             if len(self._projects) == 2 and len(self._projects[project]) == 1:
-                self._heaviest = []  # a second project: the heap is built afresh when first needed
+                # A second project: pushes stopped while one was alone, so index both afresh.
+                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                heapq.heapify(self._heaviest)
             elif len(self._projects) > 1:  # with one project, it is the heaviest: no heap needed
                 heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
             self._count += 1
@@ -118,7 +122,7 @@ class Journal:
     # ---- reading (admin API, test double)
     def entries(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
                 since: str | None = None, limit: int | None = None, after: int | None = None,
-                unmasked_bodies: bool = False) -> list[dict[str, Any]]:
+                unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
         """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
         inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
         cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
@@ -140,7 +144,10 @@ class Journal:
                 readable = _readable(entry)
                 if cutoff is not None and datetime.fromisoformat(readable["time"].replace("Z", "+00:00")) < cutoff:
                     continue
-                found.append(self._shown(readable, unmasked_bodies))
+                if unmasked_headers and unmasked_bodies:
+                    found.append({k: v for k, v in readable.items() if not k.startswith("_")})
+                else:
+                    found.append(self._shown(readable, unmasked_bodies))
                 if len(found) >= limit:
                     break
         return found
@@ -148,6 +155,9 @@ class Journal:
     def _shown(self, entry: dict[str, Any], unmasked_bodies: bool) -> dict[str, Any]:
         shown = {k: v for k, v in entry.items() if not k.startswith("_")}
         shown["headers"] = self._masked_headers(entry.get("headers") or {})
+        secret = self.secret_fields | self.secret_headers
+        shown["query"] = {k: ([MASKED] * len(v) if k.lower() in secret or k in secret else v)
+                          for k, v in (entry.get("query") or {}).items()}
         if not unmasked_bodies:
             shown["body"] = _mask_fields(entry.get("body"), self.secret_fields)
         if entry.get("response"):
@@ -162,11 +172,10 @@ class Journal:
 
     def clear(self, project_id: str | None = None) -> int:
         with self._lock:
-            if project_id is None:  # everything: ids start again at 1
+            if project_id is None:  # everything (ids go on: a reader's `after` stays valid)
                 deleted = self._count
                 self._order, self._projects, self._weights, self._heaviest = [], {}, {}, []
                 self._count = self._bytes = self._gone = 0
-                self._ids = itertools.count(1)
                 return deleted
             entries = self._projects.pop(project_id, deque())
             for entry in entries:
@@ -250,8 +259,39 @@ def _headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def _mask_fields(body: Any, names: frozenset[str] | set[str]) -> Any:
+    """Secret fields masked: in parsed JSON by key, anywhere; in a body kept as text (not JSON, or cut
+    short), every ``"name": value`` of those names."""
+    if isinstance(body, str):
+        return _mask_text(body, names)
     if isinstance(body, dict):
         return {k: (MASKED if k in names and v is not None else _mask_fields(v, names)) for k, v in body.items()}
     if isinstance(body, list):
         return [_mask_fields(v, names) for v in body]
     return body
+
+
+@functools.lru_cache(maxsize=32)
+def _secret_key(names: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(rf'"(?:{"|".join(re.escape(n) for n in sorted(names))})"\s*:\s*')
+
+
+def _mask_text(text: str, names: frozenset[str]) -> str:
+    """Each ``"name": value`` of a secret name masked in text that is not JSON: a string to its closing
+    quote, a number or word to its end, an object or array and everything after it (it cannot be
+    told apart from the rest)."""
+    out, position = [], 0
+    for found in _secret_key(names).finditer(text):
+        if found.start() < position:
+            continue
+        out.append(text[position:found.end()])
+        rest = text[found.end():]
+        if rest.startswith('"'):
+            end = re.match(r'"(?:[^"\\]|\\.)*"?', rest).end()
+        elif rest[:1] in ("{", "["):
+            end = len(rest)
+        else:
+            end = re.match(r'[^,}\]\s]*', rest).end()
+        out.append(f'"{MASKED}"')
+        position = found.end() + end
+    out.append(text[position:])
+    return "".join(out)

@@ -17,6 +17,7 @@ from typing import Any
 from ..contract import Contract, field_path
 
 NEAR_MISSES = 3
+MASKED = "***"
 
 
 class UnknownOperation(ValueError):
@@ -44,10 +45,11 @@ class Verification:
 
 
 def verify(entries: list[dict[str, Any]], operation: str, count: int | None = None, status: int | None = None,
-           body: Any = None, headers: dict[str, str] | None = None) -> Verification:
-    """Check the journal ``entries`` (oldest first) for requests to ``operation`` that fit."""
+           body: Any = None, headers: dict[str, str] | None = None, hidden: frozenset[str] = frozenset()) -> Verification:
+    """Check the journal ``entries`` (oldest first, as sent) for requests to ``operation`` that fit. The
+    values of fields and headers named in ``hidden`` are compared but never shown."""
     expected = {"status": status, "body": body, "headers": headers}
-    scored = [(differences(entry, operation, **expected), entry) for entry in entries]
+    scored = [(differences(entry, operation, hidden=hidden, **expected), entry) for entry in entries]
     matched = [entry for problems, entry in scored if not problems]
     verified = len(matched) == count if count is not None else bool(matched)
     wanted = describe(operation, count, **expected)
@@ -79,7 +81,7 @@ def describe(operation: str, count: int | None, status: int | None, body: Any, h
 
 
 def differences(entry: dict[str, Any], operation: str, status: int | None = None, body: Any = None,
-                headers: dict[str, str] | None = None) -> list[str]:
+                headers: dict[str, str] | None = None, hidden: frozenset[str] = frozenset()) -> list[str]:
     """What keeps ``entry`` from matching ([] when it matches)."""
     problems = []
     if entry.get("operation") != operation:
@@ -87,15 +89,17 @@ def differences(entry: dict[str, Any], operation: str, status: int | None = None
     if status is not None and entry.get("status") != status:
         problems.append(f"status: {entry.get('status')}, not {status}")
     if body is not None:
-        problems.extend(subset_differences(body, entry.get("body"), []))
+        problems.extend(subset_differences(body, entry.get("body"), [], hidden))
     for name, value in (headers or {}).items():
         sent = (entry.get("headers") or {}).get(name.lower())
         if sent != value:
-            problems.append(f"header {name}: {sent!r}, not {value!r}")
+            shown = MASKED if name.lower() in hidden else repr(sent)
+            problems.append(f"header {name}: {shown}, not {value!r}")
     return problems
 
 
-def subset_differences(expected: Any, actual: Any, path: list[Any]) -> list[str]:
+def subset_differences(expected: Any, actual: Any, path: list[Any], hidden: frozenset[str] = frozenset()) -> list[str]:
+    """What keeps ``actual`` from containing ``expected``; values of fields named in ``hidden`` are not shown."""
     where = field_path(path)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
@@ -105,15 +109,17 @@ def subset_differences(expected: Any, actual: Any, path: list[Any]) -> list[str]
             if key not in actual:
                 found.append(f"{field_path(path + [key])}: missing, expected {_short(value)}")
             else:
-                found.extend(subset_differences(value, actual[key], path + [key]))
+                found.extend(subset_differences(value, actual[key], path + [key], hidden))
         return found
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{where}: {_short(actual)}, expected {_short(expected)}"]
-        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in subset_differences(e, a, path + [i])]
-    if expected != actual or type(expected) is not type(actual) and not (
-            isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool)):
-        return [f"{where}: {_short(actual)}, expected {_short(expected)}"]
+        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in subset_differences(e, a, path + [i], hidden)]
+    numbers = (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
+               and not isinstance(expected, bool) and not isinstance(actual, bool))  # 1 == 1.0, but true is not 1
+    if expected != actual or (type(expected) is not type(actual) and not numbers):
+        shown = MASKED if path and path[-1] in hidden else _short(actual)
+        return [f"{where}: {shown}, expected {_short(expected)}"]
     return []
 
 

@@ -84,7 +84,10 @@ def parse_json_body(raw: bytes, content_type: str | None, max_field_bytes: int |
     # Only a body larger than the bound can hold a string longer than it, and only an escape can make a
     # lone surrogate: other bodies need no walk.
     if (max_field_bytes is not None and len(raw) > max_field_bytes) or _SURROGATE_ESCAPE.search(text):
-        problem = _string_problem(body, max_field_bytes, [])
+        try:
+            problem = _string_problem(body, max_field_bytes, [])
+        except RecursionError:
+            raise BadRequestProblem(detail="body: JSON nested too deeply") from None
         if problem:
             raise BadRequestProblem(detail=problem)
     return body

@@ -33,7 +33,6 @@ class EngineOperation:
         path_params = dict(scope.get("path_params") or {})
         project_id = str(path_params.get("project_id", ""))
         exchange = exchange_of(scope)
-        exchange.update(operation=self.operation_id, project_id=project_id)
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         context = RequestContext(
             operation=self.operation, project_id=project_id, path_params=path_params,

@@ -62,8 +62,7 @@ class ExchangeMiddleware:
             await send(message)
 
         try:
-            head = exchange["head"] = sum(len(k) + len(v) for k, v in scope.get("headers", ())) + len(
-                scope.get("raw_path") or b"")
+            head = exchange["head"] = sum(len(k) + len(v) for k, v in scope.get("headers", ())) + len(raw_path or b"")
             if head > self.limits.max_header_bytes:
                 await send_error(send_or_hang_up, 431, "The request's line and headers are larger than the mock takes.",
                                  [f"max_header_bytes: {self.limits.max_header_bytes}"], extra=[(b"connection", b"close")])
@@ -108,14 +107,15 @@ class ExchangeMiddleware:
 
     def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float, answer: dict[str, Any]) -> None:
         match = exchange["match"]
+        operation = project_id = None
         if match.found and match.route.api == "contract":
-            exchange["operation"], exchange["project_id"] = match.operation_id, match.params.get("project_id", "")
+            operation, project_id = match.operation_id, match.params.get("project_id", "")
         path = scope["path"]
         outcome = "dropped" if exchange.get("drop") else status
         if not path.startswith(_NOT_JOURNALED):
             self.journal.record({
-                "time": exchange["time"], "project_id": exchange.get("project_id"),
-                "operation": exchange.get("operation"), "method": scope["method"], "path": path,
+                "time": exchange["time"], "project_id": project_id,
+                "operation": operation, "method": scope["method"], "path": path,
                 "query": scope.get("query_string", b""), "headers": scope.get("headers", []),
                 "body": exchange.get("body"), "scenario": exchange.get("scenario"),
                 "rule": exchange.get("rule"), "status": outcome,
@@ -123,8 +123,8 @@ class ExchangeMiddleware:
             }, raw=True, size=exchange.get("head", 0) + len(exchange.get("body") or b"") + len(answer["body"])
                + sum(len(k) + len(v) for k, v in answer["headers"]))
         if self.log_format:
-            record = {"method": scope["method"], "path": path, "project": exchange.get("project_id") or "-",
-                      "operation": exchange.get("operation") or "-", "scenario": exchange.get("scenario") or "-",
+            record = {"method": scope["method"], "path": path, "project": project_id or "-",
+                      "operation": operation or "-", "scenario": exchange.get("scenario") or "-",
                       "status": outcome, "ms": round(ms, 2)}
             if self.log_format == "json":
                 log.info("%(method)s %(path)s", record, extra={"fields": record})

@@ -125,6 +125,17 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         reloader.stop()
 
 
+def _load_contract(spec_file: Path):
+    """The contract in ``spec_file``, or one line naming the file and the problem, and exit 2."""
+    from .contract import Contract, ContractError
+
+    try:
+        return Contract.load(spec_file)
+    except ContractError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 def _reload_on_sighup(reloader) -> None:
     """SIGHUP reloads the scenario files (the last good set stays if they are broken), as daemons do."""
     import signal
@@ -170,14 +181,9 @@ def _is_loopback(host: str) -> bool:
               help="json: one object on stdout, {ok, scenarios, problems}, for tools.")
 def lint(directory: Path, spec_file: Path, output: str) -> None:
     """Check scenario files against their schema and the contract (exit 1 on any problem)."""
-    from .contract import Contract, ContractError
     from .engine.scenarios import ScenarioError, load_directory
 
-    try:
-        contract = Contract.load(spec_file)
-    except ContractError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    contract = _load_contract(spec_file)
     try:
         scenarios, problems = load_directory(directory, contract), []
     except ScenarioError as exc:
@@ -217,14 +223,9 @@ def check(base_url, max_examples, operation_ids, auth_token, seed, junit_xml, sp
         click.echo("error: `check` runs schemathesis, which is not installed: "
                    "pip install 'cloud-backup-mock[check]'", err=True)
         sys.exit(2)
-    from .contract import Contract, ContractError
     from .testing.check import run_check
 
-    try:
-        contract = Contract.load(spec_file)
-    except ContractError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    contract = _load_contract(spec_file)
     unknown = [o for o in operation_ids if o not in contract.operations]
     if unknown:
         click.echo(f"error: --include-operation-id {unknown[0]!r} is not an operation of {spec_file}; known: "

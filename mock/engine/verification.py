@@ -103,26 +103,27 @@ def subset_differences(expected: Any, actual: Any, path: list[Any], hidden: froz
     where = field_path(path)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"{where}: {_short(actual)}, not an object"]
+            return [f"{where}: {short_json(actual)}, not an object"]
         found = []
         for key, value in expected.items():
             if key not in actual:
-                found.append(f"{field_path(path + [key])}: missing, expected {_short(value)}")
+                found.append(f"{field_path(path + [key])}: missing, expected {short_json(value)}")
             else:
                 found.extend(subset_differences(value, actual[key], path + [key], hidden))
         return found
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{where}: {_short(actual)}, expected {_short(expected)}"]
+            return [f"{where}: {short_json(actual)}, expected {short_json(expected)}"]
         return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in subset_differences(e, a, path + [i], hidden)]
     numbers = (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
                and not isinstance(expected, bool) and not isinstance(actual, bool))  # 1 == 1.0, but true is not 1
     if expected != actual or (type(expected) is not type(actual) and not numbers):
-        shown = MASKED if path and path[-1] in hidden else _short(actual)
-        return [f"{where}: {shown}, expected {_short(expected)}"]
+        shown = MASKED if path and path[-1] in hidden else short_json(actual)
+        return [f"{where}: {shown}, expected {short_json(expected)}"]
     return []
 
 
-def _short(value: Any) -> str:
+def short_json(value: Any, limit: int = 80) -> str:
+    """A value as JSON, cut to ``limit`` characters (ending in ``...``)."""
     text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -8,7 +8,6 @@ rule, parsed body) to a per-request dict in the ASGI scope.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any

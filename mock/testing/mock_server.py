@@ -12,13 +12,12 @@ The pytest plugin (``cloud_backup_mock.testing.plugin``) hands the same object t
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from ..config import MockConfig
 from ..engine.samples import sample_body
 from ..engine.scenarios import ScenarioError
-from ..engine.verification import known_operation, verify
+from ..engine.verification import known_operation, short_json, verify
 from ..engine.world import ProjectWorld
 from ..http.app import create_app
 from ..http.server import BackgroundServer
@@ -159,12 +158,7 @@ class MockServer:
             rule = f" ({response.get('rule') or response.get('scenario') or entry.get('scenario') or '-'})"
             lines.append(f"#{entry['id']} {entry['method']} {entry['path']} -> {entry['status']}{rule}")
             if entry.get("body") is not None:
-                lines.append(f"    request body:  {_short(entry['body'])}")
+                lines.append(f"    request body:  {short_json(entry['body'], 500)}")
             if response.get("body") is not None:
-                lines.append(f"    response body: {_short(response['body'])}")
+                lines.append(f"    response body: {short_json(response['body'], 500)}")
         return "\n".join(lines) or "(no requests)"
-
-
-def _short(value: Any, limit: int = 500) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,14 @@ class Contract:
         if not self.operations:
             raise ContractError(f"{source}: no operations under 'paths'; nothing to serve")
         self.base_path = base_path_of(document)
-        self.routes = RouteIndex()
-        self.routes.add(document, self.base_path, api="contract")
+
+    @cached_property
+    def routes(self) -> RouteIndex:
+        """This document's operations alone, by path (the app builds its own index over this document
+        and the admin API's, once, when it starts)."""
+        routes = RouteIndex()
+        routes.add(self.document, self.base_path, api="contract")
+        return routes
 
     @classmethod
     def load(cls, path: str | Path = SPEC_FILE) -> "Contract":

@@ -45,14 +45,18 @@ def main() -> None:
 @click.option("--admin-token", default=None, envvar="CLOUD_BACKUP_MOCK_ADMIN_TOKEN", metavar="TOKEN",
               help="Require this X-Admin-Token on the admin API (also $CLOUD_BACKUP_MOCK_ADMIN_TOKEN).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes. Each keeps its own world and journal: for load, not for stateful sandboxes.")
+              help="Worker processes. Without --state redis://, each keeps its own world and journal.")
+@click.option("--state", default="memory", show_default=True, envvar="CLOUD_BACKUP_MOCK_STATE",
+              metavar="memory|redis://HOST:PORT/DB",
+              help="Where projects' state and the journal are kept: this process, or a Redis shared by every "
+                   "worker and replica (also $CLOUD_BACKUP_MOCK_STATE).")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
-          max_body_bytes, limits, journal_mask, admin_token, workers, reload, log_format, spec_file) -> None:
+          max_body_bytes, limits, journal_mask, admin_token, workers, state, reload, log_format, spec_file) -> None:
     """Start the mock server."""
     from .config import CONFIG_ENVIRONMENT_VARIABLE, MockConfig
     from .contract import ContractError
@@ -81,7 +85,12 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     config = MockConfig(spec_file=spec_file, scenarios_dir=scenarios_dir, scenario_files=list(scenario_files),
                         active=list(active), log_format=log_format, settings=settings, limits=bounds,
                         journal_size=journal_size, max_body_bytes=max_body_bytes, admin_token=admin_token,
-                        journal_mask=list(journal_mask))
+                        journal_mask=list(journal_mask), state=_state(state))
+    if workers > 1 and config.state == "memory":
+        click.echo(f"warning: --workers {workers} without --state redis://: each worker keeps its own world, "
+                   "scenario selections and journal, so a client's next request may reach a worker that has "
+                   "never seen its token or agent; use --state redis://HOST:PORT/DB for a stateful sandbox",
+                   err=True)
     if not admin_token and not _is_loopback(host):
         click.echo(f"warning: listening on {host} beyond loopback with an open admin API: anyone who reaches it "
                    "can change scenarios and reset state; set --admin-token", err=True)
@@ -103,9 +112,12 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}", err=True)
         sys.exit(2)
     bound = sock.getsockname()[1]
+    if config.state != "memory":
+        _check_redis(config.state)
     shown = f"[{host}]" if ":" in host else host
     banner = (f"cloud-backup-mock on http://{shown}:{bound} ({len(app.engine.scenarios)} scenarios from "
-              f"{scenarios_dir}; active: {', '.join(active) or 'default world'}); Swagger UI at "
+              f"{scenarios_dir}; active: {', '.join(active) or 'default world'}; state: {_shown_state(config.state)})"
+              f"; Swagger UI at "
               f"http://{shown}:{bound}/ui/, admin API at http://{shown}:{bound}/__mock/ui/")
     if log_format == "json":  # every line on stderr is then one JSON object
         logging.getLogger("cloud_backup_mock").info("%s", banner)
@@ -123,6 +135,42 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         run_foreground(app, sock, app.engine.limits)
     finally:
         reloader.stop()
+
+
+def _state(value: str) -> str:
+    """``--state``: ``memory`` or a Redis URL, with redis-py installed; else one line and exit 2."""
+    value = value.strip()
+    if value == "memory":
+        return value
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB)",
+                                 param_hint="--state")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        click.echo("error: --state redis:// needs the Redis client: pip install 'cloud-backup-mock[redis]'", err=True)
+        sys.exit(2)
+    return value
+
+
+def _shown_state(state: str) -> str:
+    from .engine.redis_store import shown_url
+
+    return state if state == "memory" else shown_url(state)
+
+
+def _check_redis(url: str) -> None:
+    """Say at start-up when Redis cannot be reached: the mock starts anyway and answers 503 until it can."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.exceptions.RedisError, OSError) as exc:
+        click.echo(f"warning: --state {_shown_state(url)}: Redis cannot be reached now ({exc}); requests are "
+                   "answered 503 until it can", err=True)
+    finally:
+        client.close()
 
 
 def _load_contract(spec_file: Path):

@@ -13,6 +13,7 @@ from typing import Any
 from .shipped import SCENARIOS_DIR, SPEC_FILE
 
 CONFIG_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_CONFIG"  # a MockConfig as JSON, for `serve --workers` workers
+STATE_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_STATE"  # where `serve` keeps state unless --state says
 _PATHS = ("spec_file", "scenarios_dir", "world_file")
 
 
@@ -37,6 +38,7 @@ class Limits:
     max_added_scenarios_total: int = 1000  # all projects together
     max_scenario_bytes: int = 64 * 1024  # one added scenario document, as JSON
     max_counters: int = 1000  # `times` counts kept per project (one per scenario rule and parameter values)
+    store_timeout: float = 1.0  # seconds a shared store (Redis) may take to answer; beyond: 503 with Retry-After
 
     @classmethod
     def names(cls) -> list[str]:
@@ -73,6 +75,7 @@ class MockConfig:
     max_body_bytes: int | None = None  # same as limits["max_body_bytes"]
     admin_token: str | None = None  # when set, the admin API needs it as X-Admin-Token
     journal_mask: list[str] = field(default_factory=list)  # more header names and body fields to mask
+    state: str = "memory"  # where projects' state and the journal are kept: "memory" or "redis://HOST:PORT/DB"
 
     def to_json(self) -> str:
         data = {k: (None if v is None else str(v)) if k in _PATHS else v for k, v in self.__dict__.items()}

@@ -46,12 +46,74 @@ def cloud_backup_mock_config(cloud_backup_mock_config):
     return cloud_backup_mock_config
 
 
-@pytest.fixture
-def mock(cloud_backup_mock):
-    return cloud_backup_mock
+# The acceptance tests (the default world, every shipped scenario) run against each way of serving:
+# in the test's process, and on Redis as one process, as two workers, and as two replicas taking turns.
+ACCEPTANCE_MODULES = {"test_default_world", "test_scenarios_served"}
+SERVING = ["in-process", "redis", "redis-workers", "redis-replicas"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "in_process: an acceptance test that reaches into the in-process world")
+
+
+def pytest_generate_tests(metafunc):
+    if (metafunc.module.__name__ in ACCEPTANCE_MODULES and "client" in metafunc.fixturenames
+            and not metafunc.definition.get_closest_marker("in_process")):
+        metafunc.parametrize("serving", SERVING, indirect=True)
 
 
 @pytest.fixture
-def client(mock):
-    with httpx.Client(base_url=mock.url, headers={"X-Auth-Token": DOCS_TOKEN}, timeout=10) as c:
+def serving(request) -> str:
+    return getattr(request, "param", "in-process")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    from shared_state import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandboxes(request):
+    """Served mocks on Redis, started when first asked for, one Redis database each."""
+    from shared_state import Sandbox
+
+    started = {}
+
+    def get(name: str):
+        if name not in started:
+            redis = request.getfixturevalue("redis_server")
+            shape = {"redis": (1, 1, 1), "redis-workers": (2, 1, 2), "redis-replicas": (3, 2, 1)}[name]
+            started[name] = Sandbox(redis.url(shape[0]), replicas=shape[1], workers=shape[2]).start()
+        return started[name]
+
+    yield get
+    for sandbox in started.values():
+        sandbox.stop()
+
+
+@pytest.fixture
+def mock(request, serving):
+    if serving == "in-process":
+        yield request.getfixturevalue("cloud_backup_mock")
+        return
+    from shared_state import RemoteMock
+
+    remote = RemoteMock(request.getfixturevalue("sandboxes")(serving))
+    remote.reset()
+    yield remote
+    remote.reset()
+    remote.close()
+
+
+@pytest.fixture
+def client(mock, serving):
+    if serving == "in-process":
+        with httpx.Client(base_url=mock.url, headers={"X-Auth-Token": DOCS_TOKEN}, timeout=10) as c:
+            yield c
+        return
+    with mock.sandbox.client(headers={"X-Auth-Token": DOCS_TOKEN}) as c:
         yield c

@@ -72,7 +72,7 @@ def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
     port = banner.split("http://127.0.0.1:")[1].split(" ")[0]
     assert port != "0" and port.isdigit()
     assert normalised(banner, port=port) == (
-        "cloud-backup-mock on http://127.0.0.1:{port} (10 scenarios from {repo}/scenarios; active: default world); "
+        "cloud-backup-mock on http://127.0.0.1:{port} (10 scenarios from {repo}/scenarios; active: default world; state: memory); "
         "Swagger UI at http://127.0.0.1:{port}/ui/, admin API at http://127.0.0.1:{port}/__mock/ui/\n")
 
 

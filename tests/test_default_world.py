@@ -111,6 +111,7 @@ def test_docs_encryption_request_meets_the_docs_encrypted_agent(client):
     assert response.json() == {"message": "No old password was supplied, but the vault is encrypted."}
 
 
+@pytest.mark.in_process
 def test_tokens(client, mock):
     agent = register(client).json()
     assert authenticate(client, {**agent, "password": "wrong"}).status_code == 401
@@ -196,6 +197,7 @@ def test_old_password_for_unencrypted_vault_is_the_documented_403(client):
     assert response.json() == {"message": "An old password was supplied, but the vault is unencrypted."}
 
 
+@pytest.mark.in_process
 def test_the_mock_reports_on_the_agents_behalf_after_the_delay(client, mock):
     mock.world().settings.auto_report_after_seconds = 0
     response = docs_request(client, "requestVaultPasswordVerification")

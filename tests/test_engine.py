@@ -10,6 +10,7 @@ import pytest
 from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.contract import schema_errors
 from cloud_backup_mock.engine import Engine, RequestContext, RequestError, build_engine
+from cloud_backup_mock.engine.state import complete
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_PROJECT
 
 BASE = "http://mock.test"
@@ -85,8 +86,8 @@ def token_issued(engine):
     outcome = ask(engine, "authenticateAgent", docs_credentials(engine))
     assert outcome.status == 200
     token = outcome.body["token"]
-    assert engine.authenticate(DOCS_PROJECT, token["id"])["agent_id"] == DOCS_AGENT
-    assert engine.authenticate("another-project", token["id"]) is None
+    assert complete(engine.authenticate(DOCS_PROJECT, token["id"]))["agent_id"] == DOCS_AGENT
+    assert complete(engine.authenticate("another-project", token["id"])) is None
     return outcome
 
 

@@ -401,7 +401,7 @@ def test_times_counters_are_bounded_per_project():
     with server(max_counters=3) as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
         for failures in range(1, 20):
             assert client.get(AGENT, headers={"X-Mock-Scenario": f"upstream-unavailable;failures={failures}"}).status_code == 503
-        assert len(mock.engine.counters["110011"]) == 3
+        assert len(mock.engine.world.project("110011").counters) == 3
 
 
 def test_a_refusal_waits_for_the_answer_to_an_earlier_pipelined_request():

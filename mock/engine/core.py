@@ -9,11 +9,9 @@ rules for the operation in order, and turns the first rule that answers into an
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 import json
 import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +26,7 @@ from ..shipped import SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
 from .samples import sample_body, sample_header
 from .scenarios import DEFAULT_SCENARIO, Rule, Scenario, ScenarioError, load_directory, load_document
 from .templating import TemplateError, Variables, is_static, render
+from .state import MemoryStore
 from .world import EffectError, ProjectWorld, Seed, World, iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock")
@@ -73,34 +72,44 @@ Selection = tuple[str, dict[str, Any]]
 
 class Engine:
     def __init__(self, contract: Contract, scenarios: dict[str, Scenario], seed: Seed,
-                 active: list[str] = (), clock=utc_now, limits: Limits | None = None, sleep=asyncio.sleep):
+                 active: list[str] = (), clock=utc_now, limits: Limits | None = None, sleep=asyncio.sleep,
+                 store: Any = None):
         self.contract, self.seed, self.clock, self.sleep = contract, seed, clock, sleep
         self.limits = limits or Limits()
         self.scenarios = scenarios
-        self.world = World(seed, clock, self.limits.max_projects, on_forget=self._forget)
+        self.store = store or MemoryStore(seed, clock, self.limits)
         self.global_active: list[Selection] = self.parse_selection(",".join(active)) if active else []
-        self.project_active: dict[str, list[Selection]] = {}
-        self.added: dict[str, dict[str, Scenario]] = {}  # project -> scenarios added at run time, by name
-        self.counters: dict[str, OrderedDict[tuple, int]] = {}  # project -> (scenario, rule, params) -> turns
-        self._lock = threading.Lock()
+
+    @property
+    def world(self) -> World:
+        """Every project's state, when it is kept in this process (the memory store)."""
+        if not isinstance(self.store, MemoryStore):
+            raise RuntimeError(f"the state is kept in {self.store.kind}, not in this process")
+        return self.store.world
 
     # ---- configuration (admin API, CLI, pytest plugin)
     def replace_scenarios(self, scenarios: dict[str, Scenario]) -> None:
         """Swap in a reloaded set, whole: a request in flight finishes on the set it started with.
-        Selections of scenarios that are gone are kept (and reported by :meth:`missing_for`): the
+        Selections of scenarios that are gone are kept (and reported by :meth:`selection`): the
         default world answers in their place until they come back."""
         self.scenarios = scenarios
-        missing = sorted({name for selected in [self.global_active, *self.project_active.values()]
-                          for name, _ in selected if name not in scenarios})
+        missing = sorted({name for name, _ in self.global_active if name not in scenarios})
         if missing:
             log.warning("selected scenarios missing after the reload, the default world answers for them: %s",
                         ", ".join(missing))
-        self.counters.clear()
 
-    def missing_for(self, project_id: str) -> list[str]:
-        """Scenarios selected for a project (or for all) that the loaded set does not have."""
-        scenarios = self.scenarios
-        return [name for name, _ in self.project_active.get(project_id, []) + self.global_active if name not in scenarios]
+    async def selection(self, project_id: str) -> dict[str, Any]:
+        """What answers for a project: its selections and those of start-up (``active``), selected
+        scenarios the loaded set does not have (``missing``), scenarios added for it, newest first."""
+        world = await self.store.project(project_id)
+        selected = world.active + self.global_active
+        answer: dict[str, Any] = {"project_id": project_id, "active": [_format_selection(s) for s in selected]}
+        missing = [name for name, _ in selected if name not in self.scenarios]
+        if missing:
+            answer["missing"] = missing
+        if world.added:
+            answer["added"] = list(reversed(world.added))
+        return answer
 
     def parse_selection(self, value: str) -> list[Selection]:
         """``"name;key=value, other"`` -> ``[("name", {"key": "value"}), ("other", {})]``."""
@@ -137,35 +146,23 @@ class Engine:
                                problems + [f"known scenarios: {known}"])
         return selected
 
-    def set_project_scenarios(self, project_id: str, names: list[str]) -> list[Selection]:
+    async def set_project_scenarios(self, project_id: str, names: list[str]) -> list[Selection]:
+        """The project's selections from now on (none: the default world); its ``times`` counts start again."""
         selected = self.parse_selection(",".join(names))
-        with self._lock:
-            if selected and project_id not in self.project_active and len(self.project_active) >= self.limits.max_projects:
-                raise RequestError(f"At most {self.limits.max_projects} projects may have scenarios selected.",
-                                   ["clear a project's selection (PUT an empty list) first, or raise max_projects"])
-            if selected:
-                self.project_active[project_id] = selected
-            else:
-                self.project_active.pop(project_id, None)
-            self._clear_counters(project_id)
+
+        def select(world: ProjectWorld) -> None:
+            world.active = selected
+            world.counters.clear()
+            world.changed.update(("sel", "c"))
+
+        await self.store.transaction(await self.store.project(project_id), select)
         return selected
 
-    def active_for(self, project_id: str) -> list[str]:
-        return [_format_selection(s) for s in self.project_active.get(project_id, []) + self.global_active]
+    async def reset(self, project_id: str | None = None) -> None:
+        """Forget a project's state (world, selections, added scenarios, counts), or every project's."""
+        await self.store.reset(project_id)
 
-    def reset(self, project_id: str | None = None) -> None:
-        with self._lock:
-            self.world.reset(project_id)
-            if project_id is None:
-                self.project_active.clear()
-                self.added.clear()
-                self.counters.clear()
-            else:
-                self.project_active.pop(project_id, None)
-                self.added.pop(project_id, None)
-                self._clear_counters(project_id)
-
-    def add_scenario(self, project_id: str, document: dict[str, Any]) -> Scenario:
+    async def add_scenario(self, project_id: str, document: dict[str, Any]) -> Scenario:
         """A scenario document (one scenario, as in a scenario file) checked by the file schema and against
         the contract, then tried first for ``project_id`` (before its selections) until the project is
         reset. Raises :class:`ScenarioError` naming every problem; a name the project already added is
@@ -174,36 +171,51 @@ class Engine:
         if size > self.limits.max_scenario_bytes:
             raise ScenarioError([f"scenario added for project {project_id}: {size} bytes of JSON, more than "
                                  f"the mock takes (limit max_scenario_bytes: {self.limits.max_scenario_bytes})"])
-        (scenario,) = load_document(document, self.contract, f"scenario added for project {project_id}")
+        scenario = self.added_scenario(document, project_id)
         if scenario.name in self.scenarios:
             raise ScenarioError([f"scenario added for project {project_id}: the name {scenario.name!r} is a "
                                  "loaded scenario's; choose another"])
-        with self._lock:
-            added = self.added.setdefault(project_id, {})
-            if scenario.name not in added and len(added) >= self.limits.max_added_scenarios:
-                raise ScenarioError([f"project {project_id} has {len(added)} added scenarios, the most it may "
-                                     "(limit max_added_scenarios); reset the project first"])
-            total = sum(len(names) for names in self.added.values())
-            if scenario.name not in added and total >= self.limits.max_added_scenarios_total:
-                raise ScenarioError([f"the mock keeps {total} added scenarios, the most it may (limit "
-                                     "max_added_scenarios_total); reset a project first"])
-            added.pop(scenario.name, None)
-            added[scenario.name] = scenario
-            self._clear_counters(project_id)
+        world = await self.store.project(project_id)
+        new = scenario.name not in world.added
+        if new and len(world.added) >= self.limits.max_added_scenarios:
+            raise ScenarioError([f"project {project_id} has {len(world.added)} added scenarios, the most it may "
+                                 "(limit max_added_scenarios); reset the project first"])
+        if new and not await self.store.reserve_added(project_id, 1):
+            raise ScenarioError([f"the mock keeps {self.limits.max_added_scenarios_total} added scenarios, the "
+                                 "most it may (limit max_added_scenarios_total); reset a project first"])
+
+        def add(world: ProjectWorld) -> bool:
+            if scenario.name not in world.added and len(world.added) >= self.limits.max_added_scenarios:
+                return False
+            world.added.pop(scenario.name, None)
+            world.added_documents.pop(scenario.name, None)
+            world.added[scenario.name], world.added_documents[scenario.name] = scenario, document
+            world.counters.clear()
+            world.changed.update(("add", "c"))
+            return True
+
+        try:
+            world, added = await self.store.transaction(world, add)
+        except BaseException:
+            if new:
+                await self.store.reserve_added(project_id, -1)
+            raise
+        if not added:
+            if new:
+                await self.store.reserve_added(project_id, -1)
+            raise ScenarioError([f"project {project_id} has {len(world.added)} added scenarios, the most it may "
+                                 "(limit max_added_scenarios); reset the project first"])
         return scenario
 
-    def _clear_counters(self, project_id: str) -> None:
-        self.counters.pop(project_id, None)
-
-    def _forget(self, project_id: str) -> None:
-        """A project the world forgot (least recently used): its counters go too (its selections stay)."""
-        with self._lock:
-            self._clear_counters(project_id)
+    def added_scenario(self, document: dict[str, Any], project_id: str) -> Scenario:
+        """The scenario an added document makes (a shared store reads documents back through this)."""
+        (scenario,) = load_document(document, self.contract, f"scenario added for project {project_id}")
+        return scenario
 
     # ---- the request path
-    def authenticate(self, project_id: str, token: str) -> dict[str, Any] | None:
+    async def authenticate(self, project_id: str, token: str) -> dict[str, Any] | None:
         """The token's record, or None. Makes no state: a project that has none has no tokens of its own."""
-        world = self.world.peek(project_id)
+        world = await self.store.peek(project_id)
         if world is None:
             always = token in self.seed.settings.always_valid_tokens
             return {"id": token, "agent_id": None, "expires": None} if always else None
@@ -212,20 +224,20 @@ class Engine:
 
     async def handle(self, request: RequestContext) -> Outcome:
         scenarios = self.scenarios  # the whole request uses one set, whatever a reload does meanwhile
-        chain = self._chain(request, scenarios)
         prefer = request.headers.get("prefer")
+        world = await self.store.project(request.project_id)
+        chain = self._chain(request, scenarios, world)
         if prefer:
             preferred = self._preferred(request, prefer)
             if preferred is not None:
                 return preferred
-        world = self.world.project(request.project_id)
-        with world.lock:
-            world.tick()
+        state = _Current(world)
+        state.world, _ = await self.store.transaction(world, ProjectWorld.tick)
         context: dict[str, Any] | None = None
         for scenario, params in chain:
             for rule in scenario.rules_for(request.operation.operation_id):
                 try:
-                    outcome = await self._try_rule(rule, scenario, params, request, world, context)
+                    outcome = await self._try_rule(rule, scenario, params, request, state, context)
                 except TemplateError as exc:
                     return self._scenario_failure(rule, [str(exc)])
                 if isinstance(outcome, Outcome):
@@ -235,22 +247,28 @@ class Engine:
         return self.documented(request, scenario=DOCUMENTED)
 
     async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
-                        world: ProjectWorld, context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
+                        state: "_Current", context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
         """The rule's outcome, or the (possibly new) template context when it does not answer."""
         if not _matches(rule, request):
             return context
         if context is None:
-            context = self._template_context(request, world)
+            context = self._template_context(request, state)
         context["params"] = {**scenario.parameters, **params}
-        with world.lock:
+
+        def applies(world: ProjectWorld) -> bool:
             if rule.when is not None and not _render(rule, rule.when, context):
-                return context
-            if not self._take_turn(rule, request.project_id, params, context):
-                return context
+                return False
+            return self._take_turn(rule, world, params, context)
+
+        state.world, applied = await self.store.transaction(state.world, applies)
+        if not applied:
+            return context
         delay = float(_render(rule, rule.delay, context) or 0)
         if delay > 0:
             await self.sleep(delay)
-        with world.lock:
+            state.world = await self.store.project(request.project_id)
+
+        def answer(world: ProjectWorld) -> Outcome | None:
             if delay > 0:
                 world.tick()  # time went by: reports that fell due meanwhile land first
             for effect in rule.effects:
@@ -264,34 +282,39 @@ class Engine:
                 return Outcome(0, scenario=rule.scenario, rule=rule.label, drop=True)
             if rule.response is not None:
                 return self._respond(rule, request.operation, context)
-        return context
+            return None
 
-    def _chain(self, request: RequestContext, scenarios: dict[str, Scenario]) -> list[tuple[Scenario, dict[str, Any]]]:
+        state.world, outcome = await self.store.transaction(state.world, answer)
+        return context if outcome is None else outcome
+
+    def _chain(self, request: RequestContext, scenarios: dict[str, Scenario],
+               world: ProjectWorld) -> list[tuple[Scenario, dict[str, Any]]]:
         """The scenarios tried, in order: the request's header, those added for the project (newest
         first), the project's selections, those of start-up, then the default world. A selection whose
         scenario the loaded set does not have is passed over."""
         header = request.headers.get("x-mock-scenario")
         selected = self.parse_selection(header) if header else []
         chosen = [(scenarios[name], params) for name, params in selected if name in scenarios]
-        chosen += [(scenario, {}) for scenario in reversed(list(self.added.get(request.project_id, {}).values()))]
-        chosen += [(scenarios[name], params) for name, params in
-                   self.project_active.get(request.project_id, []) + self.global_active if name in scenarios]
+        chosen += [(scenario, {}) for scenario in reversed(list(world.added.values()))]
+        chosen += [(scenarios[name], params) for name, params in world.active + self.global_active if name in scenarios]
         return chosen + [(scenarios[DEFAULT_SCENARIO], {})]
 
-    def _take_turn(self, rule: Rule, project_id: str, selected: dict[str, Any], context: dict[str, Any]) -> bool:
+    def _take_turn(self, rule: Rule, world: ProjectWorld, selected: dict[str, Any], context: dict[str, Any]) -> bool:
         """Whether a rule with ``times`` may answer once more. Counted per project, scenario, rule and the
         parameters as the selection gives them: ``name`` and ``name;failures=2`` count apart. Counts
-        start again when the project's scenarios are selected (admin API, ``use()``) or it is reset."""
+        start again when the project's scenarios are selected (admin API, ``use()``), when it adds a
+        scenario, or when it is reset."""
         if rule.times is None:
             return True
         times = int(_render(rule, rule.times, context))
         key = (rule.scenario, rule.index, tuple(sorted(selected.items())))
-        counts = self.counters.setdefault(project_id, OrderedDict())
+        counts = world.counters
         used = counts.get(key, 0)
         if used >= times:
             return False
         counts[key] = used + 1
         counts.move_to_end(key)
+        world.changed.add("c")
         while len(counts) > self.limits.max_counters:
             counts.popitem(last=False)  # the least recently used count is forgotten: it starts again
         return True
@@ -387,7 +410,7 @@ class Engine:
             return request.base_url + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return request.base_url + _fill(request.operation.path, request.path_params)
 
-    def _template_context(self, request: RequestContext, world: ProjectWorld) -> Variables:
+    def _template_context(self, request: RequestContext, state: "_Current") -> Variables:
         path_params = request.path_params
 
         def caller_agent_id() -> str | None:
@@ -402,14 +425,34 @@ class Engine:
             "operation": request.operation.operation_id, "project_id": request.project_id,
             "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
             "base_url": request.base_url, "params": {},
-            "agent": world.agent, "agent_view": world.agent_view, "vault_request": world.request,
-            "agents_full": world.agents_full,
+            "agent": state.agent, "agent_view": state.agent_view, "vault_request": state.request,
+            "agents_full": state.agents_full,
             "caller_agent_id": caller_agent_id, "url": url,
             "uuid": lambda: str(uuid.uuid4()),
             "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
         })
+
+
+class _Current:
+    """The project state a request works on. A shared store may read the state again in the middle of
+    a request (another process wrote it); the template helpers always read the latest."""
+
+    def __init__(self, world: ProjectWorld):
+        self.world = world
+
+    def agent(self, agent_id: Any) -> dict[str, Any] | None:
+        return self.world.agent(agent_id)
+
+    def agent_view(self, agent_id: str, with_password: bool = False) -> dict[str, Any] | None:
+        return self.world.agent_view(agent_id, with_password)
+
+    def request(self, kind: str, agent_id: str, request_id: str) -> Any:
+        return self.world.request(kind, agent_id, request_id)
+
+    def agents_full(self) -> bool:
+        return self.world.agents_full()
 
 
 def _fill(template: str, values: dict[str, Any]) -> str:
@@ -483,7 +526,12 @@ def build_engine(config: MockConfig) -> Engine:
         if not hasattr(seed.settings, name):
             raise ValueError(f"unknown world setting {name!r}")
         setattr(seed.settings, name, value)
-    return Engine(contract, scenarios, seed, active=config.active, limits=limits)
+    engine = Engine(contract, scenarios, seed, active=config.active, limits=limits)
+    if config.state != "memory":
+        from .redis_store import RedisStore
+
+        engine.store = RedisStore(config.state, seed, engine.clock, limits, engine.added_scenario)
+    return engine
 
 
 def _limits(seed: Seed, source: str, config: MockConfig) -> Limits:

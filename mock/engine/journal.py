@@ -64,11 +64,7 @@ class Journal:
         """Keep ``entry``. ``raw``: its ``time`` is a POSIX timestamp, its ``headers`` ASGI pairs, its
         ``query`` and ``body`` bytes, as received; they are made readable when the entry is first read.
         ``size``: what it holds, in bytes, when the caller has counted it already."""
-        body = entry.get("body")
-        if raw and isinstance(body, (bytes, bytearray)) and len(body) > self.body_bytes:
-            entry["body_size"], entry["body"] = len(body), bytes(body[: self.body_bytes])
-            size = None
-        weight = ENTRY_OVERHEAD + (size if size is not None else _weight(entry))
+        weight = self.weigh(entry, raw, size)
         with self._lock:
             entry["id"] = next(self._ids)
             entry["_weight"] = weight
@@ -95,6 +91,14 @@ class Journal:
                 self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
                 heapq.heapify(self._heaviest)
         return entry
+
+    def weigh(self, entry: dict[str, Any], raw: bool, size: int | None) -> int:
+        """What keeping ``entry`` costs, in bytes, after its body is cut to ``body_bytes``."""
+        body = entry.get("body")
+        if raw and isinstance(body, (bytes, bytearray)) and len(body) > self.body_bytes:
+            entry["body_size"], entry["body"] = len(body), bytes(body[: self.body_bytes])
+            size = None
+        return ENTRY_OVERHEAD + (size if size is not None else _weight(entry))
 
     def _drop_from_heaviest(self) -> None:
         if len(self._projects) == 1:
@@ -125,31 +129,37 @@ class Journal:
                 unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
         """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
         inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
-        cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-        limit = MAX_PAGE * 1000 if limit is None else limit
         with self._lock:
             if project_id is not None:
-                candidates: Iterable[dict[str, Any]] = list(self._projects.get(project_id, ()))
+                candidates: list[dict[str, Any]] = list(self._projects.get(project_id, ()))
             else:
                 candidates = self._order
-            start = bisect.bisect_right(candidates, after, key=lambda e: e["id"]) if after else 0
-            found = []
-            for entry in itertools.islice(candidates, start, None):
-                if entry.get("_gone"):
-                    continue
-                if operation is not None and entry.get("operation") != operation:
-                    continue
-                if status is not None and entry.get("status") != status:
-                    continue
-                readable = _readable(entry)
-                if cutoff is not None and datetime.fromisoformat(readable["time"].replace("Z", "+00:00")) < cutoff:
-                    continue
-                if unmasked_headers and unmasked_bodies:
-                    found.append({k: v for k, v in readable.items() if not k.startswith("_")})
-                else:
-                    found.append(self._shown(readable, unmasked_bodies))
-                if len(found) >= limit:
-                    break
+            return self.select(candidates, operation, status, since, limit, after, unmasked_bodies, unmasked_headers)
+
+    def select(self, candidates: list[dict[str, Any]], operation: str | None = None, status: int | None = None,
+               since: str | None = None, limit: int | None = None, after: int | None = None,
+               unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
+        """The entries of ``candidates`` (ordered by id) that match the filters, as :meth:`entries` shows them."""
+        cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        limit = MAX_PAGE * 1000 if limit is None else limit
+        start = bisect.bisect_right(candidates, after, key=lambda e: e["id"]) if after else 0
+        found = []
+        for entry in itertools.islice(candidates, start, None):
+            if entry.get("_gone"):
+                continue
+            if operation is not None and entry.get("operation") != operation:
+                continue
+            if status is not None and entry.get("status") != status:
+                continue
+            readable = _readable(entry)
+            if cutoff is not None and datetime.fromisoformat(readable["time"].replace("Z", "+00:00")) < cutoff:
+                continue
+            if unmasked_headers and unmasked_bodies:
+                found.append({k: v for k, v in readable.items() if not k.startswith("_")})
+            else:
+                found.append(self._shown(readable, unmasked_bodies))
+            if len(found) >= limit:
+                break
         return found
 
     def _shown(self, entry: dict[str, Any], unmasked_bodies: bool) -> dict[str, Any]:
@@ -188,6 +198,20 @@ class Journal:
     @property
     def used_bytes(self) -> int:
         return self._bytes
+
+    # ---- the same, as the server uses it (a shared journal answers these over the network)
+    async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
+        """Keep a raw entry (see :meth:`record`)."""
+        self.record(entry, raw=True, size=size)
+
+    async def read(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.entries(**filters)
+
+    async def remove(self, project_id: str | None = None) -> int:
+        return self.clear(project_id)
+
+    async def stats(self) -> dict[str, int]:
+        return {"entries": self._count, "bytes": self._bytes}
 
     def __len__(self) -> int:
         return self._count

@@ -7,6 +7,7 @@ Scenario rules read it through template helpers and change it through named effe
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -102,15 +103,30 @@ class VaultRequest:
 
 
 class ProjectWorld:
-    def __init__(self, project_id: str, seed: Seed, clock: Clock = utc_now):
+    """One project's state: its world (agents, tokens, vault requests, settings) and what it has chosen
+    (scenario selections, scenarios added at run time, ``times`` counts).
+
+    Every change names the part it touched in :attr:`changed` (see :meth:`field`), so a shared store
+    writes only those parts; ``version`` is the stored state this one was read from ("" when it was
+    made from the seed)."""
+
+    def __init__(self, project_id: str, seed: Seed, clock: Clock = utc_now, empty: bool = False):
         self.project_id, self.settings, self.clock = project_id, copy.deepcopy(seed.settings), clock
         self.lock = threading.RLock()
+        self.version = ""
+        self.changed: set[str] = set()
         self.agents: dict[str, dict[str, Any]] = {}
         # Insertion-ordered, so the oldest entries are at the front: state stays bounded in long-lived sandboxes.
         self.tokens: dict[str, dict[str, Any]] = {}
         self.requests: dict[tuple[str, str], VaultRequest] = {}
         self.pending: deque[VaultRequest] = deque()  # not reported yet, oldest first
         self.event_counter = 5650135585
+        self.active: list[tuple[str, dict[str, Any]]] = []  # scenario selections: (name, parameters)
+        self.added: dict[str, Any] = {}  # scenarios added at run time, by name, oldest first
+        self.added_documents: dict[str, dict[str, Any]] = {}  # the documents they were made from
+        self.counters: OrderedDict[tuple, int] = OrderedDict()  # (scenario, rule, params) -> turns taken
+        if empty:
+            return
         for agent in seed.agents:
             record = copy.deepcopy(agent)
             record["project_id"] = record.get("project_id", project_id)
@@ -159,12 +175,14 @@ class ProjectWorld:
             if oldest["expires_at"] > now and len(self.tokens) <= self.settings.max_tokens:
                 break
             del self.tokens[oldest["id"]]
+            self.changed.add(f"t:{oldest['id']}")
         delay = self.settings.auto_report_after_seconds
         if delay is None:
             return
         due = now - timedelta(seconds=delay)
         while self.pending and self.pending[0].created <= due:
             request = self.pending.popleft()
+            self.changed.add("p")
             if request.result is not None or self.requests.get((request.kind, request.id)) is not request:
                 continue  # reported already, or forgotten
             if request.kind == "verification":
@@ -217,17 +235,20 @@ class ProjectWorld:
             "fingerprint": fingerprint,
         }
         self.agents[agent_id] = record
+        self.changed.add(f"a:{agent_id}")
         return record
 
     def effect_issue_token(self, agent_id: str | None = None) -> dict[str, Any]:
         expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
         token = {"id": str(uuid.uuid4()), "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
         self.tokens[token["id"]] = token
+        self.changed.add(f"t:{token['id']}")
         self.tick()  # forget the oldest past max_tokens
         return token
 
     def effect_expire_tokens(self) -> int:
         count = len(self.tokens)
+        self.changed.update(f"t:{token_id}" for token_id in self.tokens)
         self.tokens.clear()
         return count
 
@@ -236,6 +257,7 @@ class ProjectWorld:
         if agent is None:
             raise EffectError(f"effect 'set_vault_encrypted': no agent {agent_id!r} in project {self.project_id!r}")
         agent["vault"]["encrypted"] = bool(encrypted)
+        self.changed.add(f"a:{agent_id}")
         return agent["vault"]["encrypted"]
 
     def effect_create_request(self, kind: str, agent_id: str, target_agent_id: str | None = None) -> VaultRequest:
@@ -248,8 +270,11 @@ class ProjectWorld:
         request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
         self.requests[(kind, request.id)] = request
         self.pending.append(request)
+        self.changed.update((f"r:{kind}:{request.id}", "p"))
         while len(self.requests) > self.settings.max_vault_requests:
-            del self.requests[next(iter(self.requests))]
+            oldest = next(iter(self.requests))
+            del self.requests[oldest]
+            self.changed.add(f"r:{oldest[0]}:{oldest[1]}")
         while len(self.pending) > self.settings.max_vault_requests:
             self.pending.popleft()  # forgotten already, or the oldest not reported: both go
         return request
@@ -265,13 +290,16 @@ class ProjectWorld:
             if not hasattr(self.settings, name):
                 raise EffectError(f"effect 'configure': unknown setting {name!r}")
             setattr(self.settings, name, value)
+        self.changed.add("s")
         return dict(settings)
 
     def _event(self) -> str:
         self.event_counter += 1
+        self.changed.add("e")
         return str(self.event_counter)
 
     def _report_verification(self, request: VaultRequest, verified: bool) -> dict[str, Any]:
+        self.changed.add(f"r:{request.kind}:{request.id}")
         request.result = {
             "id": self._event(), "time": iso(self.clock()), "event": "vault_password_verified",
             "agent": {"id": request.agent_id}, "request_id": request.id, "valid": bool(verified),
@@ -279,6 +307,7 @@ class ProjectWorld:
         return request.result
 
     def _report_encryption(self, request: VaultRequest, action: str, succeeded: bool) -> dict[str, Any]:
+        self.changed.add(f"r:{request.kind}:{request.id}")
         request.result = {
             "id": self._event(), "time": iso(self.clock()),
             "event": "vault_encryption_changed" if action == "changed" else "vault_encryption_enabled",
@@ -286,7 +315,78 @@ class ProjectWorld:
         }
         if succeeded and action == "enabled" and self.agent(request.target_agent_id) is not None:
             self.agents[request.target_agent_id]["vault"]["encrypted"] = True
+            self.changed.add(f"a:{request.target_agent_id}")
         return request.result
+
+    # ---- what a shared store keeps: each part of the state as one named field of JSON text
+    def fields(self, names: set[str] | None = None) -> dict[str, str | None]:
+        """The parts named (default: all) as field name -> JSON text; None for a part that is gone."""
+        if names is None:
+            names = {"s", "e", "p", "sel", "add", "c"} | {f"a:{i}" for i in self.agents} | {
+                f"t:{i}" for i in self.tokens} | {f"r:{k}:{i}" for k, i in self.requests}
+        return {name: self.field(name) for name in names}
+
+    def field(self, name: str) -> str | None:
+        kind, _, key = name.partition(":")
+        if kind == "a":
+            value = self.agents.get(key)
+        elif kind == "t":
+            token = self.tokens.get(key)
+            value = None if token is None else {**token, "expires_at": token["expires_at"].timestamp()}
+        elif kind == "r":
+            request = self.requests.get(tuple(key.split(":", 1)))
+            value = None if request is None else {**request.__dict__, "created": request.created.timestamp()}
+        elif name == "s":
+            value = {**self.settings.__dict__, "always_valid_tokens": list(self.settings.always_valid_tokens)}
+        elif name == "e":
+            value = self.event_counter
+        elif name == "p":
+            value = [[r.kind, r.id] for r in self.pending]
+        elif name == "sel":
+            value = [[n, p] for n, p in self.active]
+        elif name == "add":
+            value = list(self.added_documents.values())
+        elif name == "c":
+            value = [[list(k[:2]) + [list(map(list, k[2]))], n] for k, n in self.counters.items()]
+        else:
+            raise KeyError(name)
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    @classmethod
+    def from_fields(cls, project_id: str, seed: Seed, clock: Clock, fields: dict[str, str], version: str,
+                    compile_added: Callable[[dict[str, Any]], Any]) -> "ProjectWorld":
+        """The state :meth:`fields` wrote (``compile_added`` makes a scenario of an added document)."""
+        world = cls(project_id, seed, clock, empty=True)
+        world.version = version
+        tokens, requests = [], []
+        for name, text in fields.items():
+            kind, _, key = name.partition(":")
+            value = json.loads(text)
+            if kind == "a":
+                world.agents[key] = value
+            elif kind == "t":
+                tokens.append({**value, "expires_at": datetime.fromtimestamp(value["expires_at"], timezone.utc)})
+            elif kind == "r":
+                requests.append(VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"],
+                                                                                         timezone.utc)}))
+            elif name == "s":
+                world.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
+            elif name == "e":
+                world.event_counter = value
+            elif name == "sel":
+                world.active = [(n, p) for n, p in value]
+            elif name == "c":
+                world.counters = OrderedDict(((k[0], k[1], tuple(map(tuple, k[2]))), n) for k, n in value)
+        for token in sorted(tokens, key=lambda t: t["expires_at"]):
+            world.tokens[token["id"]] = token
+        for request in sorted(requests, key=lambda r: r.created):
+            world.requests[(request.kind, request.id)] = request
+        world.pending = deque(world.requests[(k, i)] for k, i in json.loads(fields.get("p", "[]"))
+                              if (k, i) in world.requests)
+        for document in json.loads(fields.get("add", "[]")):
+            world.added_documents[document["name"]] = document
+            world.added[document["name"]] = compile_added(document)
+        return world
 
 
 def effect_names() -> list[str]:
@@ -295,10 +395,10 @@ def effect_names() -> list[str]:
 
 class World:
     """All projects' worlds, each created from the seed on first use; at most ``max_projects`` of them,
-    the least recently used forgotten first (``on_forget`` is told which)."""
+    the least recently used forgotten first (``on_forget`` is given each)."""
 
     def __init__(self, seed: Seed, clock: Clock = utc_now, max_projects: int = 10_000,
-                 on_forget: Callable[[str], None] = lambda project_id: None):
+                 on_forget: Callable[[ProjectWorld], None] = lambda world: None):
         self.seed, self.clock, self.max_projects, self.on_forget = seed, clock, max_projects, on_forget
         self._projects: OrderedDict[str, ProjectWorld] = OrderedDict()
         self._lock = threading.Lock()
@@ -312,7 +412,7 @@ class World:
             world = self._projects[project_id] = ProjectWorld(project_id, self.seed, self.clock)
             forgotten = []
             while len(self._projects) > self.max_projects:
-                forgotten.append(self._projects.popitem(last=False)[0])
+                forgotten.append(self._projects.popitem(last=False)[1])
         for old in forgotten:
             self.on_forget(old)
         return world

@@ -9,6 +9,7 @@ from ..contract import error_document
 from ..engine import Engine, RequestError
 from ..engine.journal import Journal
 from ..engine.scenarios import ScenarioError
+from ..engine.state import StoreUnavailable
 from ..engine.verification import UnknownOperation, known_operation, verify
 
 Answer = tuple[int, dict[str, Any]]
@@ -19,71 +20,70 @@ class Admin:
     def __init__(self, engine: Engine, journal: Journal):
         self.engine, self.journal = engine, journal
 
-    def listScenarios(self) -> Answer:  # noqa: N802 - named after the operationId
+    async def listScenarios(self) -> Answer:  # noqa: N802 - named after the operationId
         scenarios = [
             {"name": s.name, "description": s.description, "operations": s.operations,
              "parameters": s.parameters, "source": s.source}
             for s in sorted(self.engine.scenarios.values(), key=lambda s: s.name)]
         return 200, {"scenarios": scenarios}
 
-    def getProjectScenarios(self, project_id: str) -> Answer:  # noqa: N802
-        return 200, self._selection(project_id)
+    async def getProjectScenarios(self, project_id: str) -> Answer:  # noqa: N802
+        return 200, await self.engine.selection(project_id)
 
-    def _selection(self, project_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = {"project_id": project_id, "active": self.engine.active_for(project_id)}
-        missing = self.engine.missing_for(project_id)
-        if missing:
-            answer["missing"] = missing
-        added = list(reversed(list(self.engine.added.get(project_id, {}))))
-        if added:
-            answer["added"] = added
-        return answer
-
-    def addProjectScenario(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+    async def addProjectScenario(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:
-            self.engine.add_scenario(project_id, body)
+            await self.engine.add_scenario(project_id, body)
         except ScenarioError as exc:
             return 400, error_document(f"The scenario cannot be used: {exc.problems[0]}", exc.problems)
-        return 201, self._selection(project_id)
+        return 201, await self.engine.selection(project_id)
 
-    def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
+    async def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:
             operation = known_operation(self.engine.contract, body["operation"])
         except UnknownOperation as exc:
             return 400, error_document(f"Invalid request: {exc}", [str(exc)])
         # Compared with what was sent; secret values are never shown back (the answer's differences).
-        entries = self.journal.entries(project_id=body.get("project_id"), unmasked_bodies=True, unmasked_headers=True)
+        entries = await self.journal.read(project_id=body.get("project_id"), unmasked_bodies=True,
+                                          unmasked_headers=True)
         result = verify(entries, operation, body.get("count"), body.get("status"), body.get("body"), body.get("headers"),
                         hidden=self.journal.secret_fields | self.journal.secret_headers)
         return 200, result.as_json()
 
-    def health(self) -> Answer:
-        return 200, {"status": "ok", "state": "memory", "scenarios": len(self.engine.scenarios),
-                     "projects": len(self.engine.world),
-                     "journal": {"entries": len(self.journal), "bytes": self.journal.used_bytes}}
-
-    def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+    async def health(self) -> Answer:
+        """Up or not, and what it holds. The store's own trouble (Redis unreachable) is a 503 here too,
+        with the store's answer, so a load balancer takes the replica out until it is back."""
+        store = await self.engine.store.health()
         try:
-            self.engine.set_project_scenarios(project_id, body["active"])
+            journal = await self.journal.stats()
+        except StoreUnavailable as exc:
+            journal, store = {}, {**store, "status": "unavailable", "error": str(exc)}
+        ok = store["status"] == "ok"
+        return (200 if ok else 503), {
+            "status": "ok" if ok else "unavailable", "state": store["kind"], "store": store,
+            "scenarios": len(self.engine.scenarios), "projects": store.get("projects", 0), "journal": journal}
+
+    async def setProjectScenarios(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+        try:
+            await self.engine.set_project_scenarios(project_id, body["active"])
         except RequestError as exc:
             return 400, error_document(exc.message, exc.errors)
-        return 200, self._selection(project_id)
+        return 200, await self.engine.selection(project_id)
 
-    def reset(self, project_id: str | None = None) -> Answer:
-        self.engine.reset(project_id)
+    async def reset(self, project_id: str | None = None) -> Answer:
+        await self.engine.reset(project_id)
         return 200, {"reset": project_id or "all"}
 
-    def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
+    async def listRequests(self, project_id: str | None = None, operation: str | None = None,  # noqa: N802
                      status: int | None = None, since: str | None = None, limit: int = PAGE,
                      after: int | None = None) -> Answer:
         try:
-            entries = self.journal.entries(project_id=project_id, operation=operation, status=status, since=since,
-                                           limit=limit, after=after)
+            entries = await self.journal.read(project_id=project_id, operation=operation, status=status,
+                                              since=since, limit=limit, after=after)
         except ValueError as exc:
             return 400, error_document(f"Invalid request: query parameter since: {exc}",
                                        [f"since: {since!r} is not an ISO 8601 date-time"])
         next_after = entries[-1]["id"] if len(entries) == limit else None
         return 200, {"requests": entries, "size": self.journal.size, "next_after": next_after}
 
-    def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
-        return 200, {"deleted": self.journal.clear(project_id)}
+    async def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
+        return 200, {"deleted": await self.journal.remove(project_id)}

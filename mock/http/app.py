@@ -57,7 +57,10 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
     config = config or MockConfig()
     engine = engine or build_engine(config)
     limits = engine.limits
-    journal = Journal(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, config.journal_mask)
+    if engine.store.kind == "memory":
+        journal = Journal(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, config.journal_mask)
+    else:
+        journal = engine.store.journal(config.journal_mask)
     admin_contract = Contract(load_yaml(package_file("http", "admin_openapi.yaml").read_text(encoding="utf-8")),
                               "admin_openapi.yaml")
     routes = RouteIndex()

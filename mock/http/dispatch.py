@@ -80,7 +80,7 @@ class AdminOperation:
                 arguments[name] = int(value) if kind == "integer" else value
         if self.takes_body:
             arguments["body"] = exchange_of(scope).get("json")
-        status, document = self.handler(**arguments)
+        status, document = await self.handler(**arguments)
         await send_answer(send, status, _JSON, json.dumps(document).encode())
 
 

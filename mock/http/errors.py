@@ -10,6 +10,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from ..contract import error_json
+from ..engine.state import RETRY_AFTER_SECONDS, StoreUnavailable
 
 log = logging.getLogger("cloud_backup_mock")
 
@@ -47,7 +48,13 @@ async def unhandled_error(request: ConnexionRequest, exc: Exception) -> Connexio
                           [f"{type(exc).__name__}: {exc}"])
 
 
+async def store_unavailable(request: ConnexionRequest, exc: StoreUnavailable) -> ConnexionResponse:
+    return error_response(503, "The mock's shared state store cannot be reached; try again shortly.", [str(exc)],
+                          {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def install_error_handlers(app) -> None:
+    app.add_error_handler(StoreUnavailable, store_unavailable)
     app.add_error_handler(ProblemException, problem)
     app.add_error_handler(HTTPException, http_error)
     app.add_error_handler(Exception, unhandled_error)

@@ -15,6 +15,7 @@ from typing import Any
 from ..config import Limits
 from ..contract import RouteIndex, error_json
 from ..engine.journal import Journal
+from ..engine.state import StoreUnavailable
 from ..internals import hang_up
 
 log = logging.getLogger("cloud_backup_mock.requests")
@@ -42,22 +43,23 @@ class ExchangeMiddleware:
         exchange: dict[str, Any] = {"time": time.time(), "match": match}
         scope[_KEY] = exchange
         started = time.perf_counter()
-        status = 0
 
-        answer: dict[str, Any] = {"headers": [], "body": bytearray()}
+        answer: dict[str, Any] = {"headers": [], "body": bytearray(), "status": 0, "recorded": False}
         keep = self.limits.journal_body_bytes
 
         async def send_or_hang_up(message):
-            nonlocal status
             if exchange.get("drop"):
                 if message["type"] == "http.response.start":
                     _hang_up(receive)
                 return
             if message["type"] == "http.response.start":
-                status = message["status"]
+                answer["status"] = message["status"]
                 answer["headers"] = message.get("headers") or []
-            elif message["type"] == "http.response.body" and len(answer["body"]) < keep:
-                answer["body"] += message.get("body", b"")[: keep - len(answer["body"])]
+            elif message["type"] == "http.response.body":
+                if len(answer["body"]) < keep:
+                    answer["body"] += message.get("body", b"")[: keep - len(answer["body"])]
+                if not message.get("more_body"):  # in the journal before the client has the answer
+                    await self._record(scope, exchange, answer)
             await send(message)
 
         try:
@@ -78,10 +80,9 @@ class ExchangeMiddleware:
             exchange["body"] = body
             await self.app(scope, _replay(body, receive), send_or_hang_up)
         finally:
-            try:
-                self._finish(scope, exchange, status, (time.perf_counter() - started) * 1000, answer)
-            except Exception:  # recording must never break answering
-                log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
+            await self._record(scope, exchange, answer)
+            if self.log_format:
+                self._log(scope, exchange, answer["status"], (time.perf_counter() - started) * 1000)
 
     async def _read_body(self, scope, receive) -> bytes | None:
         """The whole request body, None when it is over the limit, ``_GONE`` when the client went away
@@ -104,32 +105,46 @@ class ExchangeMiddleware:
                 break
         return b"".join(chunks)
 
-    def _finish(self, scope, exchange: dict[str, Any], status: int, ms: float, answer: dict[str, Any]) -> None:
-        match = exchange["match"]
-        operation = project_id = None
-        if match.found and match.route.api == "contract":
-            operation, project_id = match.operation_id, match.params.get("project_id", "")
-        path = scope["path"]
-        outcome = "dropped" if exchange.get("drop") else status
-        if not path.startswith(_NOT_JOURNALED):
-            self.journal.record({
+    async def _record(self, scope, exchange: dict[str, Any], answer: dict[str, Any]) -> None:
+        """The exchange, in the journal (once); a journal that cannot keep it never breaks answering."""
+        if answer["recorded"] or scope["path"].startswith(_NOT_JOURNALED):
+            return
+        answer["recorded"] = True
+        operation, project_id = _operation_of(exchange)
+        try:
+            await self.journal.add({
                 "time": exchange["time"], "project_id": project_id,
-                "operation": operation, "method": scope["method"], "path": path,
+                "operation": operation, "method": scope["method"], "path": scope["path"],
                 "query": scope.get("query_string", b""), "headers": scope.get("headers", []),
                 "body": exchange.get("body"), "scenario": exchange.get("scenario"),
-                "rule": exchange.get("rule"), "status": outcome,
-                "response": None if exchange.get("drop") else {"headers": answer["headers"], "body": bytes(answer["body"])},
-            }, raw=True, size=exchange.get("head", 0) + len(exchange.get("body") or b"") + len(answer["body"])
+                "rule": exchange.get("rule"), "status": "dropped" if exchange.get("drop") else answer["status"],
+                "response": None if exchange.get("drop") else {"headers": answer["headers"],
+                                                               "body": bytes(answer["body"])},
+            }, size=exchange.get("head", 0) + len(exchange.get("body") or b"") + len(answer["body"])
                + sum(len(k) + len(v) for k, v in answer["headers"]))
-        if self.log_format:
-            record = {"method": scope["method"], "path": path, "project": project_id or "-",
-                      "operation": operation or "-", "scenario": exchange.get("scenario") or "-",
-                      "status": outcome, "ms": round(ms, 2)}
-            if self.log_format == "json":
-                log.info("%(method)s %(path)s", record, extra={"fields": record})
-            else:
-                log.info("%(method)s %(path)s project=%(project)s operation=%(operation)s scenario=%(scenario)s "
-                         "status=%(status)s ms=%(ms).2f", record)
+        except StoreUnavailable:
+            pass  # the store logs when it goes away and when it is back
+        except Exception:
+            log.exception("could not record %s %s", scope.get("method"), scope.get("path"))
+
+    def _log(self, scope, exchange: dict[str, Any], status: int, ms: float) -> None:
+        operation, project_id = _operation_of(exchange)
+        record = {"method": scope["method"], "path": scope["path"], "project": project_id or "-",
+                  "operation": operation or "-", "scenario": exchange.get("scenario") or "-",
+                  "status": "dropped" if exchange.get("drop") else status, "ms": round(ms, 2)}
+        if self.log_format == "json":
+            log.info("%(method)s %(path)s", record, extra={"fields": record})
+        else:
+            log.info("%(method)s %(path)s project=%(project)s operation=%(operation)s scenario=%(scenario)s "
+                     "status=%(status)s ms=%(ms).2f", record)
+
+
+def _operation_of(exchange: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The contract operation and project of the request's route, or (None, None)."""
+    match = exchange["match"]
+    if match.found and match.route.api == "contract":
+        return match.operation_id, match.params.get("project_id", "")
+    return None, None
 
 
 def _replay(body: bytes, receive):

@@ -18,12 +18,12 @@ def token_handler(engine: Engine) -> type[AbstractSecurityHandler]:
             if location != "header":
                 return None  # the contract sends its token in a header; anything else is not checked here
 
-            def verify(request) -> Any:
+            async def verify(request) -> Any:
                 sent = request.headers.get(name)
                 if sent is None:
                     return NO_VALUE  # no token: Connexion answers 401
                 project_id = str((request.scope.get("path_params") or {}).get("project_id", ""))
-                token = engine.authenticate(project_id, sent)
+                token = await engine.authenticate(project_id, sent)
                 if token is None:
                     raise OAuthResponseProblem(detail="Provided apikey is not valid")
                 return {"sub": token.get("agent_id") or "user", "agent_id": token.get("agent_id"), "id": token["id"]}

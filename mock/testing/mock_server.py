@@ -17,6 +17,7 @@ from typing import Any
 from ..config import MockConfig
 from ..engine.samples import sample_body
 from ..engine.scenarios import ScenarioError
+from ..engine.state import complete
 from ..engine.verification import known_operation, short_json, verify
 from ..engine.world import ProjectWorld
 from ..http.app import create_app
@@ -26,7 +27,11 @@ from . import DOCS_PROJECT
 
 class MockServer:
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.app = create_app(config or MockConfig())
+        config = config or MockConfig()
+        if config.state != "memory":
+            raise ValueError(f"MockServer keeps its state in the test's own process, not in {config.state!r}: "
+                             "leave MockConfig.state as 'memory' (a shared sandbox is `serve --state redis://...`)")
+        self.app = create_app(config)
         self.engine, self.journal = self.app.engine, self.app.journal
         self._responses = 0
         self._server = BackgroundServer(self.app, host=host, port=port)
@@ -51,13 +56,13 @@ class MockServer:
     # ---- scenarios and state
     def reset(self, project_id: str | None = None) -> None:
         """Forget state, active scenarios and journal entries (of one project, or all)."""
-        self.engine.reset(project_id)
+        complete(self.engine.reset(project_id))
         self.journal.clear(project_id)
 
     def use(self, *scenarios: str, project_id: str = DOCS_PROJECT) -> None:
         """Make these scenarios answer first for ``project_id`` (``"name;key=value"`` sets a parameter);
         no names restores the default world."""
-        self.engine.set_project_scenarios(project_id, list(scenarios))
+        complete(self.engine.set_project_scenarios(project_id, list(scenarios)))
 
     def world(self, project_id: str = DOCS_PROJECT) -> ProjectWorld:
         return self.engine.world.project(project_id)
@@ -110,8 +115,8 @@ class MockServer:
         self._responses += 1
         name = f"respond-{self._responses}"
         try:
-            self.engine.add_scenario(project_id, {"name": name, "description": f"respond({operation}, status={status})",
-                                                  "rules": [rule]})
+            complete(self.engine.add_scenario(project_id, {
+                "name": name, "description": f"respond({operation}, status={status})", "rules": [rule]}))
         except ScenarioError as exc:
             raise ValueError(f"respond({operation!r}, status={status}) does not fit the contract:\n"
                              + "\n".join(exc.problems)) from None

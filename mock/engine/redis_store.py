@@ -1,0 +1,412 @@
+"""Projects' state and the journal in Redis: every process and replica that names the same Redis
+sees the same tokens, agents, vault requests, selections, added scenarios, ``times`` counts and journal.
+
+Keys (one project's state is one hash, so each project has one hash tag and the layout works on
+Redis Cluster; the journal's fair eviction needs every project's journal at once, so all of it
+shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
+
+- ``cbm:{p:<project>}:state``: hash, one field per part of the state (``ProjectWorld.fields``) and
+  ``v``, the version: a random id written by every change.
+- ``cbm:{meta}:projects``: sorted set, project -> time of its last change; past ``max_projects`` the
+  oldest is forgotten. ``cbm:{meta}:added`` (project -> scenarios it added) and ``cbm:{meta}:totals``
+  (``added``) keep ``max_added_scenarios_total``.
+- ``cbm:{journal}:p:<project>``: list of entries (``"<id> <weight> <json>"``), oldest first;
+  ``cbm:{journal}:usage``: sorted set, project -> bytes held; ``cbm:{journal}:totals``: hash of
+  ``id``, ``entries``, ``bytes``. Recording an entry drops the oldest entries of the heaviest
+  project while the journal is over ``journal_entries`` or ``journal_bytes``, in the same script.
+
+Every read-modify-write runs as one Lua script, so it is atomic across processes. A change is
+written only onto the version it was made from (compare and set): when another process wrote the
+project meanwhile, the state is read again and the change made again (see ``state.py``).
+
+A process keeps a copy of the projects it serves, each with its version; a request asks Redis for
+the version (one round trip) and reads the whole project only when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any, Callable, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ..config import Limits
+from .journal import Journal
+from .state import StoreUnavailable
+from .world import Clock, ProjectWorld, Seed
+
+log = logging.getLogger("cloud_backup_mock")
+T = TypeVar("T")
+PREFIX = "cbm"
+MAX_ATTEMPTS = 64  # a change redone this many times because others kept writing the project: 503
+CACHED_PROJECTS = 1000  # projects whose state a process keeps a copy of
+CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
+POOL_CONNECTIONS = 64  # connections to Redis per process
+FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
+
+# KEYS[1] state; ARGV[1] the version this process has. -> {version} when it is current (or the project
+# has none), else {version, field, value, ...}.
+_LOAD = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return {''} end
+if v == ARGV[1] then return {v} end
+return {v, redis.call('HGETALL', KEYS[1])}
+"""
+# KEYS[1] state; ARGV: expected version, new version, n (fields to delete), their names, then name/value
+# pairs. -> 1 when written, 0 when the project is not at the expected version.
+_COMMIT = """
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, 3 + n))) end
+for i = 4 + n, #ARGV, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+redis.call('HSET', KEYS[1], 'v', ARGV[2])
+return 1
+"""
+# KEYS: projects, added, totals; ARGV: project, now (ms), max_projects. -> the projects forgotten.
+_TOUCH = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+local forgotten = {}
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #old, 2 do
+    local n = tonumber(redis.call('ZSCORE', KEYS[2], old[i]) or '0')
+    if n ~= 0 then
+      redis.call('ZREM', KEYS[2], old[i])
+      redis.call('HINCRBY', KEYS[3], 'added', -n)
+    end
+    forgotten[#forgotten + 1] = old[i]
+  end
+end
+return forgotten
+"""
+# KEYS: projects, added, totals; ARGV: project. Forgets the project's place and counts.
+_FORGET = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+local n = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+if n ~= 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[3], 'added', -n)
+end
+return n
+"""
+# KEYS: added, totals; ARGV: project, count (may be negative), the most all projects may have. -> 1 or 0.
+_RESERVE = """
+local count = tonumber(ARGV[2])
+local total = tonumber(redis.call('HGET', KEYS[2], 'added') or '0')
+if count > 0 and total + count > tonumber(ARGV[3]) then return 0 end
+redis.call('HINCRBY', KEYS[2], 'added', count)
+if tonumber(redis.call('ZINCRBY', KEYS[1], count, ARGV[1])) <= 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1
+"""
+# KEYS: usage, totals, the project's list; ARGV: project, weight, entry, max entries, max bytes, the
+# prefix of project lists. -> the entry's id.
+_RECORD = """
+local id = redis.call('HINCRBY', KEYS[2], 'id', 1)
+local weight = tonumber(ARGV[2])
+redis.call('RPUSH', KEYS[3], id .. ' ' .. weight .. ' ' .. ARGV[3])
+redis.call('ZINCRBY', KEYS[1], weight, ARGV[1])
+local count = redis.call('HINCRBY', KEYS[2], 'entries', 1)
+local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', weight)
+while count > tonumber(ARGV[4]) or (bytes > tonumber(ARGV[5]) and count > 1) do
+  local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
+  local list = ARGV[6] .. top
+  local old = redis.call('LPOP', list)
+  if not old then
+    redis.call('ZREM', KEYS[1], top)
+  else
+    local dropped = tonumber(string.match(old, '^%d+ (%d+) '))
+    count = redis.call('HINCRBY', KEYS[2], 'entries', -1)
+    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', -dropped)
+    local left = tonumber(redis.call('ZINCRBY', KEYS[1], -dropped, top))
+    if left <= 0 or redis.call('LLEN', list) == 0 then redis.call('ZREM', KEYS[1], top) end
+  end
+end
+return id
+"""
+# KEYS: usage, totals, the project's list; ARGV: project. -> entries deleted.
+_CLEAR = """
+local n = redis.call('LLEN', KEYS[3])
+local weight = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'entries', -n)
+redis.call('HINCRBY', KEYS[2], 'bytes', -weight)
+return n
+"""
+
+
+def project_tag(project_id: str | None) -> str:
+    """A project id as it goes into keys: percent-encoded (no braces, so it stays inside its hash tag);
+    ``%`` alone for requests outside any project."""
+    return "%" if project_id is None else quote(project_id, safe="", errors="surrogateescape")
+
+
+def shown_url(url: str) -> str:
+    """The Redis URL without its password, for logs and the health answer."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"
+                                            + (f":{parts.port}" if parts.port else "")))
+
+
+class Redis:
+    """One connection pool per process, every call made through :meth:`call`, which turns Redis being
+    unreachable or too slow (``store_timeout``) into :class:`StoreUnavailable` and logs when Redis goes
+    away and when it is back."""
+
+    def __init__(self, url: str, limits: Limits):
+        self.url = shown_url(url)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_CONNECTIONS, timeout=limits.store_timeout,
+            socket_timeout=limits.store_timeout, socket_connect_timeout=limits.store_timeout,
+            retry=Retry(NoBackoff(), 0))
+        self.client = aioredis.Redis(connection_pool=pool)
+        self.scripts = {name: self.client.register_script(text) for name, text in (
+            ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
+            ("record", _RECORD), ("clear", _CLEAR))}
+        self.available = True
+
+    async def call(self, operation: Callable[[], Any]) -> Any:
+        try:
+            result = await operation()
+        except FAULTS as exc:
+            if self.available:
+                self.available = False
+                log.warning("Redis at %s cannot be reached (%s); answering 503 until it is back", self.url,
+                            exc.__class__.__name__)
+            raise StoreUnavailable(f"Redis at {self.url}: {exc.__class__.__name__}: {exc}"[:300]) from None
+        if not self.available:
+            self.available = True
+            log.warning("Redis at %s is back", self.url)
+        return result
+
+    async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return await self.call(lambda: self.scripts[name](keys=keys, args=args))
+
+
+class RedisStore:
+    kind = "redis"
+
+    def __init__(self, url: str, seed: Seed, clock: Clock, limits: Limits,
+                 compile_added: Callable[[dict[str, Any], str], Any]):
+        self.seed, self.clock, self.limits, self._compile = seed, clock, limits, compile_added
+        self.redis = Redis(url, limits)
+        self._cache: OrderedDict[str, ProjectWorld] = OrderedDict()
+        self._compiled: OrderedDict[str, Any] = OrderedDict()
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # project -> (lock, [users])
+        meta = f"{PREFIX}:{{meta}}"
+        self._meta = [f"{meta}:projects", f"{meta}:added", f"{meta}:totals"]
+
+    @staticmethod
+    def key(project_id: str) -> str:
+        return f"{PREFIX}:{{p:{project_tag(project_id)}}}:state"
+
+    # ---- reading
+    async def project(self, project_id: str) -> ProjectWorld:
+        cached = self._cache.get(project_id)
+        answer = await self.redis.script("load", [self.key(project_id)],
+                                         [cached.version if cached is not None else "\x00"])
+        version = answer[0].decode()
+        if cached is not None and cached.version == version:
+            self._cache.move_to_end(project_id)
+            return cached
+        if version:
+            pairs = answer[1]
+            fields = {pairs[i].decode(): pairs[i + 1].decode() for i in range(0, len(pairs), 2) if pairs[i] != b"v"}
+            world = ProjectWorld.from_fields(project_id, self.seed, self.clock, fields, version,
+                                             lambda document: self._scenario(document, project_id))
+        else:
+            world = ProjectWorld(project_id, self.seed, self.clock)
+        self._cache[project_id] = world
+        while len(self._cache) > CACHED_PROJECTS:
+            self._cache.popitem(last=False)
+        return world
+
+    async def peek(self, project_id: str) -> ProjectWorld | None:
+        world = await self.project(project_id)
+        return world if world.version else None
+
+    def _scenario(self, document: dict[str, Any], project_id: str) -> Any:
+        text = json.dumps(document, sort_keys=True)
+        scenario = self._compiled.get(text)
+        if scenario is None:
+            scenario = self._compiled[text] = self._compile(document, project_id)
+            while len(self._compiled) > CACHED_SCENARIOS:
+                self._compiled.popitem(last=False)
+        return scenario
+
+    # ---- changing
+    async def transaction(self, world: ProjectWorld, step: Callable[[ProjectWorld], T]) -> tuple[ProjectWorld, T]:
+        project_id = world.project_id
+        lock, users = self._locks.setdefault(project_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:  # one change at a time per project in this process; Redis orders the processes
+                for attempt in range(MAX_ATTEMPTS):
+                    try:
+                        result = step(world)
+                        if not world.changed or await self._commit(world):
+                            world.changed.clear()
+                            return world, result
+                    except BaseException:
+                        self._cache.pop(project_id, None)  # changed here but not in Redis: read it again
+                        raise
+                    self._cache.pop(project_id, None)
+                    if attempt > 2:
+                        await asyncio.sleep(random.uniform(0, 0.001 * attempt))
+                    world = await self.project(project_id)
+                raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[project_id]
+
+    async def _commit(self, world: ProjectWorld) -> bool:
+        fields = world.fields(world.changed) if world.version else world.fields()
+        deleted = [name for name, value in fields.items() if value is None]
+        pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
+        version = uuid.uuid4().hex[:16]
+        key = self.key(world.project_id)
+
+        async def commit_and_touch():
+            async with self.redis.client.pipeline(transaction=False) as pipe:
+                await self.redis.scripts["commit"](keys=[key], args=[world.version, version, len(deleted), *deleted,
+                                                                    *pairs], client=pipe)
+                await self.redis.scripts["touch"](keys=self._meta, args=[project_tag(world.project_id),
+                                                                        int(time.time() * 1000),
+                                                                        self.limits.max_projects], client=pipe)
+                return await pipe.execute()
+
+        written, forgotten = await self.redis.call(commit_and_touch)
+        if forgotten:
+            await self.redis.call(lambda: self.redis.client.delete(
+                *(f"{PREFIX}:{{p:{tag.decode()}}}:state" for tag in forgotten)))
+        if written:
+            world.version = version
+        return bool(written)
+
+    async def reserve_added(self, project_id: str, count: int) -> bool:
+        return bool(await self.redis.script("reserve", self._meta[1:],
+                                            [project_tag(project_id), count, self.limits.max_added_scenarios_total]))
+
+    async def reset(self, project_id: str | None = None) -> None:
+        if project_id is not None:
+            await self.redis.script("forget", self._meta, [project_tag(project_id)])
+            await self.redis.call(lambda: self.redis.client.delete(self.key(project_id)))
+            self._cache.pop(project_id, None)
+            return
+        tags = await self.redis.call(lambda: self.redis.client.zrange(self._meta[0], 0, -1))
+        for start in range(0, len(tags), 500):
+            keys = [f"{PREFIX}:{{p:{tag.decode()}}}:state" for tag in tags[start:start + 500]]
+            await self.redis.call(lambda: self.redis.client.delete(*keys))
+        await self.redis.call(lambda: self.redis.client.delete(*self._meta))
+        self._cache.clear()
+
+    # ---- the rest
+    async def health(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            projects = await self.redis.call(lambda: self.redis.client.zcard(self._meta[0]))
+        except StoreUnavailable as exc:
+            return {"kind": self.kind, "status": "unavailable", "url": self.redis.url, "error": str(exc)}
+        return {"kind": self.kind, "status": "ok", "url": self.redis.url, "projects": projects,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    def journal(self, mask: list[str]) -> "RedisJournal":
+        return RedisJournal(self.redis, self.limits, mask)
+
+    async def close(self) -> None:
+        await self.redis.client.aclose()
+
+
+class RedisJournal(Journal):
+    """The journal (see ``journal.py``) kept in Redis, with the same bounds, eviction and reading."""
+
+    def __init__(self, redis_: Redis, limits: Limits, mask: list[str]):
+        super().__init__(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, mask)
+        self.redis = redis_
+        base = f"{PREFIX}:{{journal}}"
+        self._usage, self._totals, self._list = f"{base}:usage", f"{base}:totals", f"{base}:p:"
+
+    async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
+        weight = self.weigh(entry, True, size)
+        tag = project_tag(entry.get("project_id"))
+        await self.redis.script("record", [self._usage, self._totals, self._list + tag],
+                                [tag, weight, json.dumps(_stored(entry), separators=(",", ":")), self.size,
+                                 self.max_bytes, self._list])
+
+    async def read(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        if project_id is not None:
+            lists = [await self.redis.call(lambda: self.redis.client.lrange(self._list + project_tag(project_id),
+                                                                             0, -1))]
+        else:
+            tags = await self.redis.call(lambda: self.redis.client.zrange(self._usage, 0, -1))
+
+            async def all_lists():
+                async with self.redis.client.pipeline(transaction=False) as pipe:
+                    for tag in tags:
+                        pipe.lrange(self._list + tag.decode(), 0, -1)
+                    return await pipe.execute()
+
+            lists = await self.redis.call(all_lists) if tags else []
+        entries = sorted((_loaded(line) for found in lists for line in found), key=lambda e: e["id"])
+        return self.select(entries, **filters)
+
+    async def remove(self, project_id: str | None = None) -> int:
+        if project_id is not None:
+            tag = project_tag(project_id)
+            return await self.redis.script("clear", [self._usage, self._totals, self._list + tag], [tag])
+        tags = await self.redis.call(lambda: self.redis.client.zrange(self._usage, 0, -1))
+        deleted = 0
+        for tag in tags:
+            tag = tag.decode()
+            deleted += await self.redis.script("clear", [self._usage, self._totals, self._list + tag], [tag])
+        return deleted
+
+    async def stats(self) -> dict[str, int]:
+        entries, used = await self.redis.call(lambda: self.redis.client.hmget(self._totals, "entries", "bytes"))
+        return {"entries": int(entries or 0), "bytes": int(used or 0)}
+
+
+def _text(value: bytes | bytearray | None) -> str | None:
+    return None if value is None else bytes(value).decode("latin-1")
+
+
+def _stored(entry: dict[str, Any]) -> dict[str, Any]:
+    """A raw journal entry as JSON can carry it: bytes as Latin-1 text (each byte one character)."""
+    stored = {**entry, "query": _text(entry.get("query")), "body": _text(entry.get("body")),
+              "headers": [[_text(k), _text(v)] for k, v in entry.get("headers") or []]}
+    response = entry.get("response")
+    if response is not None:
+        stored["response"] = {"headers": [[_text(k), _text(v)] for k, v in response["headers"]],
+                              "body": _text(response["body"])}
+    return stored
+
+
+def _loaded(line: bytes) -> dict[str, Any]:
+    """An entry as :func:`_stored` wrote it, raw again, with its id and weight."""
+    entry_id, weight, text = line.split(b" ", 2)
+    entry = json.loads(text)
+
+    def raw(value: str | None) -> bytes | None:
+        return None if value is None else value.encode("latin-1")
+
+    entry.update(id=int(entry_id), _weight=int(weight), _raw=True, query=raw(entry["query"]) or b"",
+                 body=raw(entry["body"]), headers=[(raw(k), raw(v)) for k, v in entry["headers"]])
+    if entry.get("response") is not None:
+        entry["response"] = {"headers": [(raw(k), raw(v)) for k, v in entry["response"]["headers"]],
+                             "body": raw(entry["response"]["body"]) or b""}
+    return entry

@@ -68,6 +68,7 @@ class Outcome:
 
 
 Selection = tuple[str, dict[str, Any]]
+_PASSED = object()  # what a rule's step gives when the rule does not apply
 
 
 class Engine:
@@ -260,17 +261,7 @@ class Engine:
                 return False
             return self._take_turn(rule, world, params, context)
 
-        state.world, applied = await self.store.transaction(state.world, applies)
-        if not applied:
-            return context
-        delay = float(_render(rule, rule.delay, context) or 0)
-        if delay > 0:
-            await self.sleep(delay)
-            state.world = await self.store.project(request.project_id)
-
         def answer(world: ProjectWorld) -> Outcome | None:
-            if delay > 0:
-                world.tick()  # time went by: reports that fell due meanwhile land first
             for effect in rule.effects:
                 try:
                     result = world.apply(effect.name, _render(rule, effect.args, context))
@@ -284,7 +275,22 @@ class Engine:
                 return self._respond(rule, request.operation, context)
             return None
 
-        state.world, outcome = await self.store.transaction(state.world, answer)
+        delay = float(_render(rule, rule.delay, context) or 0)
+        if delay <= 0:  # condition, turn, effects and answer: one step, decided together
+            state.world, outcome = await self.store.transaction(
+                state.world, lambda world: answer(world) if applies(world) else _PASSED)
+            return context if outcome is None or outcome is _PASSED else outcome
+        state.world, applied = await self.store.transaction(state.world, applies)
+        if not applied:
+            return context
+        await self.sleep(delay)
+        state.world = await self.store.project(request.project_id)
+
+        def answer_later(world: ProjectWorld) -> Outcome | None:
+            world.tick()  # time went by: reports that fell due meanwhile land first
+            return answer(world)
+
+        state.world, outcome = await self.store.transaction(state.world, answer_later)
         return context if outcome is None else outcome
 
     def _chain(self, request: RequestContext, scenarios: dict[str, Scenario],

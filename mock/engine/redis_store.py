@@ -63,9 +63,12 @@ if v == ARGV[1] then return {v} end
 return {v, redis.call('HGETALL', KEYS[1])}
 """
 # KEYS[1] state; ARGV: expected version, new version, n (fields to delete), their names, then name/value
-# pairs. -> 1 when written, 0 when the project is not at the expected version.
+# pairs. -> 1 when written (also when it was already: a call sent again after a lost connection), 0 when
+# the project is not at the expected version.
 _COMMIT = """
-if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[1] then return 0 end
+local v = redis.call('HGET', KEYS[1], 'v') or ''
+if v == ARGV[2] then return 1 end
+if v ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[3])
 for i = 4, 3 + n, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, 3 + n))) end
 for i = 4 + n, #ARGV, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
@@ -172,7 +175,8 @@ class Redis:
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=POOL_CONNECTIONS, timeout=limits.store_timeout,
             socket_timeout=limits.store_timeout, socket_connect_timeout=limits.store_timeout,
-            retry=Retry(NoBackoff(), 0))
+            # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)))
         self.client = aioredis.Redis(connection_pool=pool)
         self.scripts = {name: self.client.register_script(text) for name, text in (
             ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
@@ -185,7 +189,7 @@ class Redis:
         except FAULTS as exc:
             if self.available:
                 self.available = False
-                log.warning("Redis at %s cannot be reached (%s); answering 503 until it is back", self.url,
+                log.warning("Redis at %s cannot be reached (%s); requests are answered 503 until it can", self.url,
                             exc.__class__.__name__)
             raise StoreUnavailable(f"Redis at {self.url}: {exc.__class__.__name__}: {exc}"[:300]) from None
         if not self.available:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from ..contract import error_json
 from ..engine.state import RETRY_AFTER_SECONDS, StoreUnavailable
+from .exchange import exchange_of
 
 log = logging.getLogger("cloud_backup_mock")
 
@@ -49,6 +50,7 @@ async def unhandled_error(request: ConnexionRequest, exc: Exception) -> Connexio
 
 
 async def store_unavailable(request: ConnexionRequest, exc: StoreUnavailable) -> ConnexionResponse:
+    exchange_of(request.scope)["store_unavailable"] = True  # the journal is in that store: not recorded
     return error_response(503, "The mock's shared state store cannot be reached; try again shortly.", [str(exc)],
                           {"Retry-After": str(RETRY_AFTER_SECONDS)})
 

@@ -107,7 +107,7 @@ class ExchangeMiddleware:
 
     async def _record(self, scope, exchange: dict[str, Any], answer: dict[str, Any]) -> None:
         """The exchange, in the journal (once); a journal that cannot keep it never breaks answering."""
-        if answer["recorded"] or scope["path"].startswith(_NOT_JOURNALED):
+        if answer["recorded"] or scope["path"].startswith(_NOT_JOURNALED) or exchange.get("store_unavailable"):
             return
         answer["recorded"] = True
         operation, project_id = _operation_of(exchange)

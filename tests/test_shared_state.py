@@ -1,0 +1,282 @@
+"""State shared on Redis (``serve --state redis://``) by workers and replicas: each process sees what
+the others did, read-modify-write steps are decided once across processes, the bounds hold in Redis,
+state outlives a restart, and Redis going away is a 503 with Retry-After until it is back.
+
+Every test runs real ``serve`` processes against a real ``redis-server`` the tests start."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
+
+import httpx
+import pytest
+
+from cloud_backup_mock.shipped import SCENARIOS_DIR
+from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
+from shared_state import Sandbox, Served
+from test_default_world import CONTRACT, authenticate, register
+
+AUTH = {"X-Auth-Token": DOCS_TOKEN}
+AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
+_databases = count(4)  # 1-3 are the acceptance tests' sandboxes
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A Redis database of the test's own, empty."""
+    url = redis_server.url(next(_databases))
+    yield url
+
+
+@pytest.fixture
+def replicas(redis_url):
+    sandbox = Sandbox(redis_url, replicas=2).start()
+    yield sandbox
+    sandbox.stop()
+
+
+def test_what_one_replica_makes_the_other_sees(replicas):
+    first, second = (httpx.Client(base_url=url, headers=AUTH, timeout=10) for url in replicas.urls)
+    with first, second:
+        agent = register(first).json()
+        assert second.get(f"/v2/110011/agents/{agent['id']}").json()["name"] == agent["name"]
+        token = authenticate(first, agent).json()["token"]["id"]
+        assert second.get(f"/v2/110011/agents/{agent['id']}", headers={"X-Auth-Token": token}).status_code == 200
+        assert second.get(f"/v2/110011/agents/{agent['id']}", headers={"X-Auth-Token": "made-up"}).status_code == 401
+
+        verification = first.post(f"{AGENT_URL}/vault-password-verification-requests",
+                                  json={"encrypted_password_hex": "ab", "agent_id": None})
+        assert verification.status_code == 202
+        assert second.post(verification.headers["location"], json={"verified": True}).status_code == 204
+        assert first.get(verification.headers["location"]).json()["valid"] is True
+
+        assert first.put("/__mock/projects/110011/scenarios", json={"active": ["server-error"]}).status_code == 200
+        assert second.get(AGENT_URL).status_code == 500
+        assert second.get("/__mock/projects/110011/scenarios").json()["active"] == ["server-error"]
+
+        journal = first.get("/__mock/requests", params={"project_id": "110011", "limit": 1000}).json()["requests"]
+        assert [e["operation"] for e in journal] == [
+            "registerAgent", "getAgent", "authenticateAgent", "getAgent", "getAgent",
+            "requestVaultPasswordVerification", "reportVaultPasswordVerification", "getVaultPasswordVerification",
+            "getAgent"]
+        assert [e["headers"]["host"] for e in journal[:2]] == [first.base_url.netloc.decode(),
+                                                                second.base_url.netloc.decode()]
+
+
+def test_a_scenario_added_on_one_replica_answers_on_the_other_and_reset_clears_it(replicas):
+    first, second = (httpx.Client(base_url=url, headers=AUTH, timeout=10) for url in replicas.urls)
+    with first, second:
+        added = first.post("/__mock/projects/110011/scenarios", json={
+            "name": "gone", "description": "the agent is gone",
+            "rules": [{"operation": "getAgent", "response": {"status": 404, "body": {"message": "gone"}}}]})
+        assert added.status_code == 201
+        assert second.get(AGENT_URL).json() == {"message": "gone"}
+        assert second.get("/__mock/projects/110011/scenarios").json()["added"] == ["gone"]
+        assert second.post("/__mock/reset", params={"project_id": "110011"}).status_code == 200
+        assert first.get(AGENT_URL).status_code == 200
+
+
+def test_times_is_exact_across_four_workers_and_sixteen_clients(redis_url):
+    sandbox = Sandbox(redis_url, 1, 4).start()
+    try:
+        with sandbox.client() as admin:
+            assert admin.put("/__mock/projects/110011/scenarios",
+                             json={"active": ["upstream-unavailable;failures=2"]}).status_code == 200
+
+        def read(_):
+            with httpx.Client(base_url=sandbox.urls[0], headers=AUTH, timeout=30) as client:
+                return [client.get(AGENT_URL).status_code for _ in range(5)]
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for batch in pool.map(read, range(16)) for s in batch]
+        assert statuses.count(503) == 2 and statuses.count(200) == 78
+        with sandbox.client() as admin:
+            journal = admin.get("/__mock/requests", params={"status": 503, "limit": 1000}).json()["requests"]
+        assert len(journal) == 2
+    finally:
+        sandbox.stop()
+
+
+def test_times_is_exact_across_two_replicas_under_contention(replicas):
+    with replicas.client() as admin:
+        assert admin.put("/__mock/projects/110011/scenarios",
+                         json={"active": ["upstream-unavailable;failures=5"]}).status_code == 200
+
+    def read(n):
+        with httpx.Client(base_url=replicas.urls[n % 2], headers=AUTH, timeout=30) as client:
+            return [client.get(AGENT_URL).status_code for _ in range(5)]
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = [s for batch in pool.map(read, range(16)) for s in batch]
+    assert statuses.count(503) == 5 and statuses.count(200) == 75
+
+
+def test_the_last_agent_place_is_decided_once_across_replicas(redis_url, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS_DIR, scenarios, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    world = scenarios / "world.yaml"
+    world.write_text(world.read_text().replace("max_agents: 1000", "max_agents: 3"))
+    sandbox = Sandbox(redis_url, 2, 1, "--scenarios", str(scenarios)).start()
+    body = CONTRACT.operation("registerAgent").request_example
+    try:
+        def add(n):
+            with httpx.Client(base_url=sandbox.urls[n % 2], headers=AUTH, timeout=30) as client:
+                return client.post("/v2/110011/agents", json=body).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(add, range(16)))
+        assert sorted(statuses) == [201] + [403] * 15  # the seed's two agents, and one more
+    finally:
+        sandbox.stop()
+
+
+def test_state_outlives_a_restart(redis_url):
+    served = Served("--state", redis_url).start()
+    try:
+        with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+            agent = register(client, project="kept").json()
+            token = authenticate(client, agent, project="kept").json()["token"]["id"]
+            assert client.put("/__mock/projects/kept/scenarios", json={"active": ["encryption-disabled"]}).status_code == 200
+        served.stop()
+        served.start()
+        with httpx.Client(base_url=served.url, timeout=10) as client:
+            again = client.get(f"/v2/kept/agents/{agent['id']}", headers={"X-Auth-Token": token})
+            assert again.status_code == 200 and again.json()["id"] == agent["id"]
+            assert client.get("/__mock/projects/kept/scenarios").json()["active"] == ["encryption-disabled"]
+            journal = client.get("/__mock/requests", params={"project_id": "kept"}).json()["requests"]
+            assert [e["operation"] for e in journal] == ["registerAgent", "authenticateAgent", "getAgent"]
+    finally:
+        served.stop()
+
+
+def test_redis_going_away_is_a_503_with_retry_after_until_it_is_back(redis_server):
+    served = Served("--state", redis_server.url(15), "--limit", "store_timeout=0.5").start()
+    try:
+        with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+            assert client.get(AGENT_URL).status_code == 200
+            assert client.get("/__mock/health").json()["store"]["status"] == "ok"
+
+            redis_server.stop()
+            for request in (lambda: client.get(AGENT_URL),
+                            lambda: client.get(AGENT_URL, headers={"X-Auth-Token": "someone-elses"}),
+                            lambda: client.post("/v2/110011/agents", json=CONTRACT.operation("registerAgent").request_example),
+                            lambda: client.get("/__mock/requests")):
+                answer = request()
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["retry-after"] == "1"
+                assert answer.json()["message"] == "The mock's shared state store cannot be reached; try again shortly."
+                assert answer.json()["errors"][0].startswith(f"Redis at {redis_server.url(15)}: ")
+            health = client.get("/__mock/health")
+            assert health.status_code == 503 and health.json()["store"]["status"] == "unavailable"
+
+            redis_server.start()
+            assert client.get(AGENT_URL).status_code == 200
+            assert client.get("/__mock/health").json()["status"] == "ok"
+
+            redis_server.process.send_signal(signal.SIGSTOP)  # Redis answers nothing: a timeout, not a hang
+            try:
+                started = time.monotonic()
+                answer = client.get(AGENT_URL)
+                waited = time.monotonic() - started
+            finally:
+                redis_server.process.send_signal(signal.SIGCONT)
+            assert answer.status_code == 503 and waited < 5
+            assert client.get(AGENT_URL).status_code == 200
+    finally:
+        served.stop()
+    log = served.output()
+    assert log.count("cannot be reached") == 2 and log.count("is back\n") == 2, log
+    assert "Traceback" not in log
+
+
+def test_the_journal_is_bounded_in_redis_and_the_heaviest_project_drops_first(redis_url):
+    served = Served("--state", redis_url, "--limit", "journal_entries=6").start()
+    try:
+        with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+            client.get(f"/v2/quiet/agents/{DOCS_AGENT}")
+            for _ in range(10):
+                client.get(f"/v2/noisy/agents/{DOCS_AGENT}")
+            journal = client.get("/__mock/requests", params={"limit": 1000}).json()
+            assert [e["project_id"] for e in journal["requests"]] == ["quiet"] + ["noisy"] * 5
+            assert journal["requests"][-1]["id"] == 11
+            stats = client.get("/__mock/health").json()["journal"]
+            assert stats["entries"] == 6 and stats["bytes"] > 0
+            assert client.delete("/__mock/requests", params={"project_id": "noisy"}).json() == {"deleted": 5}
+            assert client.get("/__mock/health").json()["journal"]["entries"] == 1
+    finally:
+        served.stop()
+
+
+def test_projects_are_bounded_in_redis_least_recently_changed_first(redis_url):
+    served = Served("--state", redis_url, "--limit", "max_projects=3").start()
+    try:
+        with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+            agents = {project: register(client, project=project).json()["id"] for project in ("p0", "p1", "p2", "p3")}
+            assert client.get(f"/v2/p0/agents/{agents['p0']}").status_code == 404  # forgotten: back to the seed
+            for project in ("p1", "p2", "p3"):
+                assert client.get(f"/v2/{project}/agents/{agents[project]}").status_code == 200
+            assert client.get("/__mock/health").json()["store"]["projects"] == 3
+    finally:
+        served.stop()
+
+
+def test_added_scenarios_are_bounded_across_processes(redis_url):
+    sandbox = Sandbox(redis_url, 2, 1, "--limit", "max_added_scenarios_total=3").start()
+    document = {"description": "d", "rules": [{"operation": "getAgent", "response": {"status": 404, "body": {"message": "x"}}}]}
+    try:
+        with sandbox.client() as client:
+            statuses = [client.post(f"/__mock/projects/p{n}/scenarios", json={**document, "name": "n"}).status_code
+                        for n in range(5)]
+            assert statuses == [201, 201, 201, 400, 400]
+            assert client.post("/__mock/reset", params={"project_id": "p0"}).status_code == 200
+            assert client.post("/__mock/projects/p4/scenarios", json={**document, "name": "n"}).status_code == 201
+    finally:
+        sandbox.stop()
+
+
+def test_workers_without_redis_warn_and_a_bad_state_is_one_line():
+    served = Served("--workers", "2").start()
+    served.stop()
+    assert ("warning: --workers 2 without --state redis://: each worker keeps its own world, scenario selections "
+            "and journal") in served.output()
+    result = subprocess.run([sys.executable, "-m", "cloud_backup_mock", "serve", "--state", "postgres://x"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for --state: 'postgres://x' is neither 'memory' nor a redis:// URL "
+        "(redis://HOST:PORT/DB)")
+
+
+def test_the_state_comes_from_the_environment_too(redis_url):
+    served = Served(env={"CLOUD_BACKUP_MOCK_STATE": redis_url}).start()
+    try:
+        health = httpx.get(f"{served.url}/__mock/health", timeout=10).json()
+        assert health["state"] == "redis" and health["store"]["url"] == redis_url
+    finally:
+        served.stop()
+
+
+def test_health_answers_fit_the_admin_contract_up_and_down(redis_server):
+    from cloud_backup_mock.contract import Contract, schema_errors
+    from cloud_backup_mock.shipped import package_file
+    from cloud_backup_mock.yaml_files import load_yaml
+
+    admin = Contract(load_yaml(package_file("http", "admin_openapi.yaml").read_text()), "admin_openapi.yaml")
+    health = admin.operation("health")
+    served = Served("--state", redis_server.url(14)).start()
+    try:
+        up = httpx.get(f"{served.url}/__mock/health", timeout=10)
+        redis_server.stop()
+        try:
+            down = httpx.get(f"{served.url}/__mock/health", timeout=10)
+        finally:
+            redis_server.start()
+    finally:
+        served.stop()
+    assert (up.status_code, up.json()["store"]["status"]) == (200, "ok")
+    assert (down.status_code, down.json()["status"]) == (503, "unavailable")
+    for answer in (up, down):
+        assert schema_errors(health.response_schema(answer.status_code), answer.json()) == []

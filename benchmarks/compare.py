@@ -294,6 +294,48 @@ class Server:
     check: Callable[[Req, Answer], str | None]
     cwd: Path = ROOT
     env: dict[str, str] = field(default_factory=dict)
+    redis: "RedisServer | None" = None  # the Redis it keeps state in: emptied before each start, measured beside it
+
+
+class RedisServer:
+    """A redis-server of this run (no persistence, loopback, a free port), for the shared-state row."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError("redis-server is needed for the --state redis row: apt-get install -y redis-server")
+        self.port = free_port()
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", HOST, "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while self.command(b"PING") != b"+PONG":
+            if time.monotonic() > deadline:
+                raise BenchError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def command(self, *words: bytes) -> bytes:
+        try:
+            with socket.create_connection((HOST, self.port), timeout=5) as sock:
+                sock.sendall(b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+                return sock.recv(256).strip()
+        except OSError:
+            return b""
+
+    def flush(self) -> None:
+        if self.command(b"FLUSHALL") != b"+OK":
+            raise BenchError("could not empty the benchmark's Redis")
+
+    def cpu_ticks(self) -> int:
+        rest = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(rest[11]) + int(rest[12])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def free_port() -> int:
@@ -307,6 +349,8 @@ class Running:
 
     def __init__(self, server: Server, port: int):
         self.server, self.port = server, port
+        if server.redis is not None:
+            server.redis.flush()  # every start begins from an empty shared state
         self.log = tempfile.TemporaryFile()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(server.command(port), cwd=server.cwd, env={**os.environ, **server.env},
@@ -402,6 +446,8 @@ class Result:
     wrk_requests: int = 0
     rss_bytes: int | None = None
     other_cpu: float | None = None  # share of all CPUs used by other processes during latency + throughput
+    redis_cpu: float | None = None  # share of all CPUs Redis used meanwhile (the shared-state row)
+    redis_rss_bytes: int | None = None  # Redis's RSS after the load
     failures: list[str] = field(default_factory=list)
     rounds: list["Result"] = field(default_factory=list)  # when pooled from several rounds
 
@@ -429,7 +475,8 @@ def pooled(rounds: list[Result]) -> Result:
             out.latency_by_op.setdefault(op, []).extend(values)
         out.wrk_requests += r.wrk_requests
         out.failures += r.failures
-    for name, pick in (("rps", statistics.median), ("rss_bytes", statistics.median), ("other_cpu", max)):
+    for name, pick in (("rps", statistics.median), ("rss_bytes", statistics.median), ("other_cpu", max),
+                       ("redis_cpu", statistics.median), ("redis_rss_bytes", statistics.median)):
         values = [getattr(r, name) for r in rounds if getattr(r, name) is not None]
         setattr(out, name, pick(values) if values else None)
     return out
@@ -575,7 +622,9 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
                           file=sys.stderr, flush=True)
                     wait_for_quiet(server.label, args.quiet_timeout / 2, [], exclude=run.proc.pid)
                 trial = Result(failures=result.failures)
-                others = OtherLoad(run.proc.pid)
+                redis = server.redis
+                others = OtherLoad(run.proc.pid, (redis.proc.pid,) if redis else ())
+                redis_start = (redis.cpu_ticks(), _cpu_ticks()[1]) if redis else None
                 measure_latency(run, mix, args.requests, args.warmup, trial)
                 print(f"  {server.label}: latency p50 {trial.pct(50):.2f} ms, p99 {trial.pct(99):.2f} ms",
                       file=sys.stderr, flush=True)
@@ -584,6 +633,10 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
                 measure_throughput(run, script, args.duration, trial)
                 trial.other_cpu = others.share()
                 trial.rss_bytes = run.rss_bytes()
+                if redis is not None:
+                    ticks, total = redis.cpu_ticks(), _cpu_ticks()[1]
+                    trial.redis_cpu = (ticks - redis_start[0]) / max(1, total - redis_start[1])
+                    trial.redis_rss_bytes = _rss(redis.proc.pid)
                 print(f"  {server.label}: {trial.rps or 0:.0f} req/s, RSS {(trial.rss_bytes or 0) / 2**20:.1f} MiB"
                       + f", other processes {trial.other_cpu:.0%} of the CPUs"
                       + (f"; FAILURES: {result.failures[:3]}" if result.failures else ""), file=sys.stderr, flush=True)
@@ -594,6 +647,7 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
             result.latency_ms, result.latency_by_op = best.latency_ms, best.latency_by_op
             result.rps, result.wrk_requests = best.rps, best.wrk_requests
             result.rss_bytes, result.other_cpu = best.rss_bytes, best.other_cpu
+            result.redis_cpu, result.redis_rss_bytes = best.redis_cpu, best.redis_rss_bytes
         finally:
             run.stop()
     return result
@@ -617,15 +671,15 @@ class OtherLoad:
     """CPU time used by processes other than this script (and its wrk runs) and the server under test,
     from now to :meth:`share`, as a share of all CPUs: someone else's load on a two-core machine."""
 
-    def __init__(self, server_pid: int):
-        self.server_pid = server_pid
+    def __init__(self, server_pid: int, helpers: tuple[int, ...] = ()):
+        self.server_pid, self.helpers = server_pid, helpers  # helpers: the server's own Redis, not someone else's
         self.start = self._sample()
 
     def _sample(self) -> tuple[int, int, int]:
         fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         busy, total = sum(fields[:3]), sum(fields[:8])  # user, nice, system: what processes are charged with
         _, _, per_pid = _cpu_ticks()
-        ours = sum(per_pid.get(pid, 0) for pid in set(_tree(self.server_pid)) | {os.getpid()})
+        ours = sum(per_pid.get(pid, 0) for pid in set(_tree(self.server_pid)) | {os.getpid(), *self.helpers})
         own = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
         ours += int(own[13]) + int(own[14])  # cutime + cstime: the wrk runs, once reaped
         return busy, total, ours
@@ -719,17 +773,26 @@ def ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
 
 
+KEYS = ("mock", "mock2", "mock2r", "prism", "wiremock")
+# The ratio columns: (heading, server, anchor).
+RATIOS = [("mock ÷ Prism", "mock", "prism"), ("mock ÷ WireMock", "mock", "wiremock"),
+          ("mock 2w ÷ WireMock", "mock2", "wiremock"), ("mock 2w redis ÷ Prism", "mock2r", "prism"),
+          ("mock 2w redis ÷ WireMock", "mock2r", "wiremock")]
+
+
 def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Namespace,
            notes: list[str]) -> tuple[str, bool]:
-    mock, mock2, prism, wire = (results.get(k) for k in ("mock", "mock2", "prism", "wiremock"))
-    keys = [k for k in ("mock", "mock2", "prism", "wiremock") if k in results]
+    mock, mock2, mock2r, prism, wire = (results.get(k) for k in KEYS)
+    keys = [k for k in KEYS if k in results]
 
     def row(name: str, get: Callable[[Result], float | None], digits: int = 1) -> str:
         cells = [fmt(get(results[k]) if results[k].startup_s else None, digits) for k in keys]
         value = (lambda r: get(r) if r and r.startup_s else None)
-        ratios = [ratio(value(mock), value(prism)), ratio(value(mock), value(wire)),
-                  ratio(value(mock2), value(prism)), ratio(value(mock2), value(wire))]
+        ratios = [ratio(value(results.get(a)), value(results.get(b))) for _, a, b in RATIOS]
         return f"| {name} | " + " | ".join(cells + ratios) + " |"
+
+    def plain_row(name: str, get: Callable[[Result], float | None], digits: int = 1) -> str:
+        return f"| {name} | " + " | ".join(fmt(get(results[k]), digits) for k in keys) + " |" + " |" * len(RATIOS)
 
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -742,21 +805,22 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
         f"process start to first correct GET. Latency: {args.requests} sequential requests on one keep-alive "
         f"connection after {args.warmup} warm-up. Throughput: wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} "
         f"connections, {args.duration} s after {args.wrk_warmup} s unmeasured. Memory: RSS of the process tree "
-        f"after the load."
+        f"after the load (Redis's own in its row)."
         + (f" {args.rounds} rounds, the servers in turn in each: starts and latencies pooled over the rounds, "
            f"throughput and memory of the median round." if args.rounds > 1 else ""),
         "",
-        "| figure | " + " | ".join(labels[k] for k in keys)
-        + " | mock ÷ Prism | mock ÷ WireMock | mock 2w ÷ Prism | mock 2w ÷ WireMock |",
-        "|---|" + "---:|" * (len(keys) + 4),
+        "| figure | " + " | ".join(labels[k] for k in keys) + " | " + " | ".join(h for h, _, _ in RATIOS) + " |",
+        "|---|" + "---:|" * (len(keys) + len(RATIOS)),
         row("start-up, ms", lambda r: r.startup_median_ms, 0),
         row("latency p50, ms", lambda r: r.pct(50), 2),
         row("latency p99, ms", lambda r: r.pct(99), 2),
         row("throughput, req/s", lambda r: r.rps, 0),
         row("memory (RSS) after load, MiB", lambda r: r.rss_bytes / 2**20 if r.rss_bytes else None, 1),
-        "| other processes' CPU during latency + throughput, % of all CPUs | " + " | ".join(
-            fmt(100 * results[k].other_cpu if results[k].other_cpu is not None else None, 0) for k in keys)
-        + " | | | | |",
+        plain_row("Redis: CPU during latency + throughput, % of all CPUs",
+                  lambda r: 100 * r.redis_cpu if r.redis_cpu is not None else None, 0),
+        plain_row("Redis: RSS after load, MiB", lambda r: r.redis_rss_bytes / 2**20 if r.redis_rss_bytes else None, 1),
+        plain_row("other processes' CPU during latency + throughput, % of all CPUs",
+                  lambda r: 100 * r.other_cpu if r.other_cpu is not None else None, 0),
         "",
         "p50 latency by operation, ms:",
         "",
@@ -776,29 +840,37 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
             return None, "not measured"
         return op(get(a), get(b)), f"{get(a):,.2f} vs {get(b):,.2f}"
 
-    startup = cmp(mock, prism, lambda r: r.startup_median_ms if r.startup_s else None, lambda a, b: a <= 0.5 * b)
-    p50 = cmp(mock, prism, lambda r: r.pct(50) if r.latency_ms else None, lambda a, b: a <= 0.5 * b)
-    tp1 = cmp(mock, prism, lambda r: r.rps, lambda a, b: a >= 2 * b)
-    tp2 = cmp(mock2, wire, lambda r: r.rps, lambda a, b: a >= b)
-    mem = cmp(mock, prism, lambda r: r.rss_bytes / 2**20 if r.rss_bytes else None, lambda a, b: a <= b)
-    goals = [
-        goal(f"start-up ≤ 0.5 × Prism's ({startup[1]} ms)", startup[0]),
-        goal(f"p50 latency ≤ 0.5 × Prism's ({p50[1]} ms)", p50[0]),
-        goal(f"throughput, one process ≥ 2 × Prism's ({tp1[1]} req/s)", tp1[0]),
-        goal(f"throughput, two workers ≥ WireMock's ({tp2[1]} req/s)", tp2[0]),
-        goal(f"memory ≤ Prism's ({mem[1]} MiB)", mem[0]),
+    start_up = (lambda r: r.startup_median_ms if r.startup_s else None)
+    p50, p99 = (lambda r: r.pct(50) if r.latency_ms else None), (lambda r: r.pct(99) if r.latency_ms else None)
+    rps, rss = (lambda r: r.rps), (lambda r: r.rss_bytes / 2**20 if r.rss_bytes else None)
+    checks = [  # (what, unit, server, anchor, measure, test)
+        ("start-up ≤ 0.5 × Prism's", "ms", mock, prism, start_up, lambda a, b: a <= 0.5 * b),
+        ("throughput, one process ≥ 2 × Prism's", "req/s", mock, prism, rps, lambda a, b: a >= 2 * b),
+        ("throughput, --workers 2 ≥ 1.2 × WireMock's", "req/s", mock2, wire, rps, lambda a, b: a >= 1.2 * b),
+        ("throughput, --workers 2 --state redis ≥ WireMock's", "req/s", mock2r, wire, rps, lambda a, b: a >= b),
+        ("p50 latency ≤ 0.5 × Prism's", "ms", mock, prism, p50, lambda a, b: a <= 0.5 * b),
+        ("p99 latency ≤ 0.5 × Prism's", "ms", mock, prism, p99, lambda a, b: a <= 0.5 * b),
+        ("p50 latency, --workers 2 --state redis ≤ Prism's", "ms", mock2r, prism, p50, lambda a, b: a <= b),
+        ("memory ≤ 0.5 × Prism's", "MiB", mock, prism, rss, lambda a, b: a <= 0.5 * b),
     ]
-    all_pass = all(g[0] for g in (startup, p50, tp1, tp2, mem))
-    lines += ["", "Goals (issue “Performance: measured side by side with Prism and WireMock”):", "", *goals]
+    outcomes, goal_lines = [], []
+    for what, unit, a, b, get, test in checks:
+        ok, shown = cmp(a, b, get, test)
+        outcomes.append(ok)
+        measured = f" {unit}: {ratio(get(a), get(b))}" if ok is not None else ""
+        goal_lines.append(goal(f"{what} ({shown}{measured})", ok))
+    all_pass = all(outcomes)
+    lines += ["", "Goals (the performance and shared-state issues), as ratios from this run:", "", *goal_lines]
     if mock and prism and mock.rounds and len(mock.rounds) == len(prism.rounds):
-        lines += ["", "The same ratios in each round (goal: start-up ≤ 0.5, p50 ≤ 0.5, throughput ≥ 2, "
-                      "two workers ÷ WireMock ≥ 1, memory ≤ 1):", ""]
-        for i, (m, p) in enumerate(zip(mock.rounds, prism.rounds)):
-            m2 = mock2.rounds[i] if mock2 and len(mock2.rounds) > i else None
-            w = wire.rounds[i] if wire and len(wire.rounds) > i else None
+        lines += ["", "Ratios in each round:", ""]
+        for i in range(len(mock.rounds)):
+            each = {k: results[k].rounds[i] for k in keys if len(results[k].rounds) > i}
+            m, p, w = each.get("mock"), each.get("prism"), each.get("wiremock")
+            m2, m2r = each.get("mock2"), each.get("mock2r")
             lines.append(f"- round {i + 1}: start-up {ratio(m.startup_median_ms, p.startup_median_ms)}, "
                          f"p50 {ratio(m.pct(50), p.pct(50))}, throughput {ratio(m.rps, p.rps)}, "
-                         f"two workers ÷ WireMock {ratio(m2.rps if m2 else None, w.rps if w else None)}, "
+                         f"2w ÷ WireMock {ratio(m2.rps if m2 else None, w.rps if w else None)}, "
+                         f"2w redis ÷ WireMock {ratio(m2r.rps if m2r else None, w.rps if w else None)}, "
                          f"memory {ratio(m.rss_bytes, p.rss_bytes)}")
     failures = [(labels[k], f) for k in keys for f in results[k].failures]
     notes = notes + [f"{labels[k]} was measured while other processes used {100 * results[k].other_cpu:.0f} % of "
@@ -827,14 +899,15 @@ def main() -> int:
                         help="share of the CPUs other processes may take during a measurement (0.05)")
     parser.add_argument("--quiet-timeout", type=float, default=180,
                         help="wait up to this long for other processes to leave the CPUs idle before each server (180)")
-    parser.add_argument("--only", action="append", choices=["mock", "mock2", "prism", "wiremock"],
-                        help="measure only these (repeatable; default all four)")
+    parser.add_argument("--only", action="append", choices=list(KEYS),
+                        help="measure only these (repeatable; default all five)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every server this many times, in turn; figures pooled over the rounds (1)")
     parser.add_argument("--strict", action="store_true", help="also exit 1 when a goal fails")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table (benchmarks/results.md)")
     args = parser.parse_args()
 
+    redis: RedisServer | None = None
     try:
         if not shutil.which("wrk"):
             raise BenchError("wrk is needed for the throughput figures: apt-get install -y wrk")
@@ -853,11 +926,15 @@ def main() -> int:
         if not mock_bin.exists():
             mock_bin = Path(shutil.which("cloud-backup-mock") or mock_bin)
         node_env = {"SCARF_ANALYTICS": "false", "DO_NOT_TRACK": "1"}
+        redis = RedisServer() if not args.only or "mock2r" in args.only else None
         servers = [
             Server("mock", "cloud-backup-mock", lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p)],
                    check_exact),
             Server("mock2", "cloud-backup-mock --workers 2",
                    lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--workers", "2"], check_exact),
+            Server("mock2r", "cloud-backup-mock --workers 2 --state redis",
+                   lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--workers", "2",
+                              "--state", redis.url], check_exact, redis=redis),
             Server("prism", "Prism", lambda p: [str(PRISM_BIN), "mock", str(SPEC), "-h", HOST, "-p", str(p)],
                    check_2xx, env=node_env),
             # The journal is capped like the mock's (1000 entries) so neither keeps every request of the load.
@@ -867,6 +944,9 @@ def main() -> int:
                               "--max-request-journal-entries", "1000"], check_exact),
         ]
         selected = [s for s in servers if not args.only or s.key in args.only]
+        if redis is not None and not any(s.redis for s in selected):
+            redis.stop()
+            redis = None
         rounds: dict[str, list[Result]] = {}
         labels, notes = {s.key: s.label for s in selected}, []
         for n in range(args.rounds):
@@ -878,6 +958,9 @@ def main() -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if redis is not None:
+            redis.stop()
     text, all_pass = report(results, labels, args, notes)
     print(text)
     args.output.write_text(text)

@@ -86,8 +86,8 @@ def token_issued(engine):
     outcome = ask(engine, "authenticateAgent", docs_credentials(engine))
     assert outcome.status == 200
     token = outcome.body["token"]
-    assert complete(engine.authenticate(DOCS_PROJECT, token["id"]))["agent_id"] == DOCS_AGENT
-    assert complete(engine.authenticate("another-project", token["id"])) is None
+    assert complete(engine.authenticate(DOCS_PROJECT, token["id"]))[0]["agent_id"] == DOCS_AGENT
+    assert complete(engine.authenticate("another-project", token["id"])) == (None, None)
     return outcome
 
 

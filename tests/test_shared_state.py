@@ -280,3 +280,75 @@ def test_health_answers_fit_the_admin_contract_up_and_down(redis_server):
     assert (down.status_code, down.json()["status"]) == (503, "unavailable")
     for answer in (up, down):
         assert schema_errors(health.response_schema(answer.status_code), answer.json()) == []
+
+
+def test_state_redis_without_the_redis_client_says_what_to_install():
+    program = ("import sys; sys.modules['redis'] = None; from cloud_backup_mock.cli import main; "
+               "main(['serve', '--state', 'redis://127.0.0.1:1/0'])")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (
+        2, "error: --state redis:// needs the Redis client: pip install 'cloud-backup-mock[redis]'\n")
+
+
+def _commandstat(redis_url: str, command: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int((client.info("commandstats").get(f"cmdstat_{command}") or {}).get("calls", 0))
+    finally:
+        client.close()
+
+
+def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
+    """Two stores on one Redis, as two processes: a change made by one is read by the other as the fields
+    it touched; a change written first by the other is redone on what it wrote; a copy too far behind,
+    or a project reset elsewhere, is read whole."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+    from cloud_backup_mock.engine.redis_store import CHANGE_LOG
+
+    async def scenario():
+        first, second = (build_engine(MockConfig(state=redis_url)).store for _ in range(2))
+        try:
+            a = await first.project("shared")
+            b = await second.project("shared")
+            whole = _commandstat(redis_url, "hgetall")
+            _, token = await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": "x"}))
+            b = await second.project("shared")
+            assert token["id"] in b.tokens and b.version == a.version
+            assert _commandstat(redis_url, "hgetall") == whole  # the other copy read only the changed fields
+
+            # Both copies at one version; the first writes, then the second's change meets it and is redone.
+            b_before = b.version
+            await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": "from-first"}))
+            turns = []
+
+            def issue(world):
+                turns.append(world.version)
+                return world.apply("issue_token", {"agent_id": "from-second"})
+
+            b, mine = await second.transaction(b, issue)
+            assert turns[0] == b_before and len(turns) == 2  # redone once, on the first's version
+            assert {t["agent_id"] for t in b.tokens.values()} == {"x", "from-first", "from-second"}
+            a = await first.project("shared")
+            assert a.tokens.keys() == b.tokens.keys() and mine["id"] in a.tokens
+
+            # Far behind: more changes than the change log keeps, then a read of the whole project.
+            for n in range(CHANGE_LOG + 5):
+                await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": f"n{n}"}))
+            whole = _commandstat(redis_url, "hgetall")
+            b = await second.project("shared")
+            assert _commandstat(redis_url, "hgetall") == whole + 1
+            assert b.tokens.keys() == a.tokens.keys() and b.version == a.version
+
+            await first.reset("shared")
+            b = await second.project("shared")
+            assert b.version == "" and not b.tokens  # the seed's again
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())

@@ -54,6 +54,7 @@ class RequestContext:
     body: Any
     base_url: str
     token: dict[str, Any] | None = None
+    world: ProjectWorld | None = None  # the project's state as authentication read it, if it did
 
 
 @dataclass
@@ -214,19 +215,22 @@ class Engine:
         return scenario
 
     # ---- the request path
-    async def authenticate(self, project_id: str, token: str) -> dict[str, Any] | None:
-        """The token's record, or None. Makes no state: a project that has none has no tokens of its own."""
+    async def authenticate(self, project_id: str, token: str) -> tuple[dict[str, Any] | None, ProjectWorld | None]:
+        """The token's record (None: not valid) and the project's state it was read from (for the request
+        to go on with). Makes no state: a project that has none has no tokens of its own."""
         world = await self.store.peek(project_id)
         if world is None:
             always = token in self.seed.settings.always_valid_tokens
-            return {"id": token, "agent_id": None, "expires": None} if always else None
+            return ({"id": token, "agent_id": None, "expires": None} if always else None), None
         with world.lock:
-            return world.token(token)
+            return world.token(token), world
 
     async def handle(self, request: RequestContext) -> Outcome:
         scenarios = self.scenarios  # the whole request uses one set, whatever a reload does meanwhile
         prefer = request.headers.get("prefer")
-        world = await self.store.project(request.project_id)
+        world = request.world
+        if world is None or world.project_id != request.project_id:
+            world = await self.store.project(request.project_id)
         chain = self._chain(request, scenarios, world)
         if prefer:
             preferred = self._preferred(request, prefer)

@@ -6,7 +6,9 @@ Redis Cluster; the journal's fair eviction needs every project's journal at once
 shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
 
 - ``cbm:{p:<project>}:state``: hash, one field per part of the state (``ProjectWorld.fields``) and
-  ``v``, the version: a random id written by every change.
+  ``v``, the version: a random id written by every change. ``cbm:{p:<project>}:log``: the latest
+  changes (``[from version, to version, fields...]``, newest first, at most ``CHANGE_LOG``), so a
+  process whose copy is a few versions behind reads only the fields that changed.
 - ``cbm:{meta}:projects``: sorted set, project -> time of its last change; past ``max_projects`` the
   oldest is forgotten. ``cbm:{meta}:added`` (project -> scenarios it added) and ``cbm:{meta}:totals``
   (``added``) keep ``max_added_scenarios_total``.
@@ -20,7 +22,8 @@ written only onto the version it was made from (compare and set): when another p
 project meanwhile, the state is read again and the change made again (see ``state.py``).
 
 A process keeps a copy of the projects it serves, each with its version; a request asks Redis for
-the version (one round trip) and reads the whole project only when it changed.
+the version (one round trip), and when it changed, the fields changed since its copy's version (or
+the whole project when its copy is older than the change log).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Callable, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -51,28 +54,57 @@ PREFIX = "cbm"
 MAX_ATTEMPTS = 64  # a change redone this many times because others kept writing the project: 503
 CACHED_PROJECTS = 1000  # projects whose state a process keeps a copy of
 CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
+CHANGE_LOG = 64  # changes of a project kept, so that a copy that far behind reads only what changed
+STALE = "\x00"  # the version of a copy that must be read whole (never a version Redis holds)
 POOL_CONNECTIONS = 64  # connections to Redis per process
 FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
 
-# KEYS[1] state; ARGV[1] the version this process has. -> {version} when it is current (or the project
-# has none), else {version, field, value, ...}.
+# KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
+# it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
+# changed since (and those asked for); else {version, {field, value, ...}} with all of them.
 _LOAD = """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return {''} end
-if v == ARGV[1] then return {v} end
-return {v, redis.call('HGETALL', KEYS[1])}
+if v == ARGV[1] and #ARGV == 1 then return {v} end
+local changed, want = {}, v
+for i = 2, #ARGV do changed[ARGV[i]] = true end
+if want ~= ARGV[1] then
+  for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    local change = cjson.decode(text)
+    if change[2] ~= want then break end
+    for i = 3, #change do changed[change[i]] = true end
+    want = change[1]
+    if want == ARGV[1] then break end
+  end
+end
+if want ~= ARGV[1] then return {v, redis.call('HGETALL', KEYS[1])} end
+local names, out = {}, {}
+for name in pairs(changed) do names[#names + 1] = name end
+for i = 1, #names, 500 do
+  local values = redis.call('HMGET', KEYS[1], unpack(names, i, math.min(i + 499, #names)))
+  for j = 1, #values do
+    out[#out + 1] = names[i + j - 1]
+    out[#out + 1] = values[j]
+  end
+end
+return {v, out, 1}
 """
-# KEYS[1] state; ARGV: expected version, new version, n (fields to delete), their names, then name/value
-# pairs. -> 1 when written (also when it was already: a call sent again after a lost connection), 0 when
-# the project is not at the expected version.
+# KEYS: state, log; ARGV: expected version, new version, n (fields to delete), their names, then
+# name/value pairs, then the change log's length. -> 1 when written (also when it was already: a call
+# sent again after a lost connection), 0 when the project is not at the expected version.
 _COMMIT = """
 local v = redis.call('HGET', KEYS[1], 'v') or ''
 if v == ARGV[2] then return 1 end
 if v ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[3])
+local n, last = tonumber(ARGV[3]), #ARGV - 1
+local change = {ARGV[1], ARGV[2]}
+for i = 4, 3 + n do change[#change + 1] = ARGV[i] end
+for i = 4 + n, last, 2 do change[#change + 1] = ARGV[i] end
 for i = 4, 3 + n, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, 3 + n))) end
-for i = 4 + n, #ARGV, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+for i = 4 + n, last, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, last))) end
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
+redis.call('LPUSH', KEYS[2], cjson.encode(change))
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[#ARGV]) - 1)
 return 1
 """
 # KEYS: projects, added, totals; ARGV: project, now (ms), max_projects. -> the projects forgotten.
@@ -177,7 +209,7 @@ class Redis:
             socket_timeout=limits.store_timeout, socket_connect_timeout=limits.store_timeout,
             # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
             retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)))
-        self.client = aioredis.Redis(connection_pool=pool)
+        self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.scripts = {name: self.client.register_script(text) for name, text in (
             ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
             ("record", _RECORD), ("clear", _CLEAR))}
@@ -200,6 +232,25 @@ class Redis:
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))
 
+    async def scripts_at_once(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Several scripts in one round trip (keys of different slots allowed: each call is its own).
+        A Redis that lost the scripts (it restarted) is given them again."""
+        async def run() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name, keys, args in calls:
+                    pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)
+                return await pipe.execute()
+
+        async def run_loaded() -> list[Any]:
+            try:
+                return await run()
+            except redis.exceptions.NoScriptError:
+                for script in self.scripts.values():
+                    await self.client.script_load(script.script)
+                return await run()
+
+        return await self.call(run_loaded)
+
 
 class RedisStore:
     kind = "redis"
@@ -215,33 +266,51 @@ class RedisStore:
         self._meta = [f"{meta}:projects", f"{meta}:added", f"{meta}:totals"]
 
     @staticmethod
-    def key(project_id: str) -> str:
-        return f"{PREFIX}:{{p:{project_tag(project_id)}}}:state"
+    def keys(project_id: str) -> list[str]:
+        """The project's keys: its state and its change log."""
+        tag = f"{PREFIX}:{{p:{project_tag(project_id)}}}"
+        return [f"{tag}:state", f"{tag}:log"]
 
     # ---- reading
-    async def project(self, project_id: str) -> ProjectWorld:
-        cached = self._cache.get(project_id)
-        answer = await self.redis.script("load", [self.key(project_id)],
-                                         [cached.version if cached is not None else "\x00"])
-        version = answer[0].decode()
-        if cached is not None and cached.version == version:
-            self._cache.move_to_end(project_id)
-            return cached
-        if version:
-            pairs = answer[1]
-            fields = {pairs[i].decode(): pairs[i + 1].decode() for i in range(0, len(pairs), 2) if pairs[i] != b"v"}
-            world = ProjectWorld.from_fields(project_id, self.seed, self.clock, fields, version,
-                                             lambda document: self._scenario(document, project_id))
-        else:
-            world = ProjectWorld(project_id, self.seed, self.clock)
-        self._cache[project_id] = world
-        while len(self._cache) > CACHED_PROJECTS:
-            self._cache.popitem(last=False)
-        return world
+    async def project(self, project_id: str, also: set[str] = frozenset()) -> ProjectWorld:
+        """The project's current state: this process's one copy of it, brought up to date in place (so
+        every request of this process reads the same object). ``also``: fields to read again whatever
+        changed (a change that could not be written touched them here)."""
+        world = self._cache.get(project_id)
+        if world is None:
+            world = self._cache[project_id] = ProjectWorld(project_id, self.seed, self.clock)
+            world.version = STALE
+            while len(self._cache) > CACHED_PROJECTS:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(project_id)
+        for _ in range(MAX_ATTEMPTS):
+            sent = world.version
+            answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also)])
+            version = answer[0].decode()
+            if world.version != sent:  # brought up to date (or changed) by another request meanwhile
+                if world.version == version:
+                    return world
+                continue
+            if len(answer) == 1 and version == sent:
+                return world
+            if len(answer) == 1:  # Redis has no state of it (new, reset or forgotten): the seed's
+                world.replace(ProjectWorld(project_id, self.seed, self.clock))
+            elif len(answer) == 3:
+                world.update(self._fields(answer[1]), version, lambda d: self._scenario(d, project_id))
+            else:
+                world.replace(ProjectWorld.from_fields(project_id, self.seed, self.clock, self._fields(answer[1]),
+                                                       version, lambda d: self._scenario(d, project_id)))
+            return world
+        raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times while being read")
 
-    async def peek(self, project_id: str) -> ProjectWorld | None:
-        world = await self.project(project_id)
-        return world if world.version else None
+    @staticmethod
+    def _fields(pairs: list[bytes | None]) -> dict[str, str | None]:
+        return {pairs[i].decode(): None if pairs[i + 1] is None else pairs[i + 1].decode()
+                for i in range(0, len(pairs), 2) if pairs[i] != b"v"}
+
+    async def peek(self, project_id: str) -> ProjectWorld:
+        """The project's state; one Redis has not seen is the seed's, kept in this process only."""
+        return await self.project(project_id)
 
     def _scenario(self, document: dict[str, Any], project_id: str) -> Any:
         text = json.dumps(document, sort_keys=True)
@@ -255,6 +324,7 @@ class RedisStore:
     # ---- changing
     async def transaction(self, world: ProjectWorld, step: Callable[[ProjectWorld], T]) -> tuple[ProjectWorld, T]:
         project_id = world.project_id
+        world = self._cache.get(project_id, world)  # this process's one copy
         lock, users = self._locks.setdefault(project_id, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
@@ -266,12 +336,13 @@ class RedisStore:
                             world.changed.clear()
                             return world, result
                     except BaseException:
-                        self._cache.pop(project_id, None)  # changed here but not in Redis: read it again
+                        world.version, world.changed = STALE, set()  # changed here, maybe not in Redis: read it whole
                         raise
-                    self._cache.pop(project_id, None)
+                    # Another process wrote it first: read what it changed, and ours again, then redo the step.
+                    touched, world.changed = world.changed, set()
                     if attempt > 2:
                         await asyncio.sleep(random.uniform(0, 0.001 * attempt))
-                    world = await self.project(project_id)
+                    world = await self.project(project_id, also=touched)
                 raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
         finally:
             users[0] -= 1
@@ -283,21 +354,12 @@ class RedisStore:
         deleted = [name for name, value in fields.items() if value is None]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
-        key = self.key(world.project_id)
 
-        async def commit_and_touch():
-            async with self.redis.client.pipeline(transaction=False) as pipe:
-                await self.redis.scripts["commit"](keys=[key], args=[world.version, version, len(deleted), *deleted,
-                                                                    *pairs], client=pipe)
-                await self.redis.scripts["touch"](keys=self._meta, args=[project_tag(world.project_id),
-                                                                        int(time.time() * 1000),
-                                                                        self.limits.max_projects], client=pipe)
-                return await pipe.execute()
-
-        written, forgotten = await self.redis.call(commit_and_touch)
-        if forgotten:
-            await self.redis.call(lambda: self.redis.client.delete(
-                *(f"{PREFIX}:{{p:{tag.decode()}}}:state" for tag in forgotten)))
+        written, forgotten = await self.redis.scripts_at_once([
+            ("commit", self.keys(world.project_id), [world.version, version, len(deleted), *deleted, *pairs, CHANGE_LOG]),
+            ("touch", self._meta, [project_tag(world.project_id), int(time.time() * 1000), self.limits.max_projects])])
+        for tag in forgotten:  # one call per project: its keys share a slot, two projects' may not
+            await self.redis.call(lambda: self.redis.client.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape"))))
         if written:
             world.version = version
         return bool(written)
@@ -309,13 +371,19 @@ class RedisStore:
     async def reset(self, project_id: str | None = None) -> None:
         if project_id is not None:
             await self.redis.script("forget", self._meta, [project_tag(project_id)])
-            await self.redis.call(lambda: self.redis.client.delete(self.key(project_id)))
+            await self.redis.call(lambda: self.redis.client.delete(*self.keys(project_id)))
             self._cache.pop(project_id, None)
             return
         tags = await self.redis.call(lambda: self.redis.client.zrange(self._meta[0], 0, -1))
-        for start in range(0, len(tags), 500):
-            keys = [f"{PREFIX}:{{p:{tag.decode()}}}:state" for tag in tags[start:start + 500]]
-            await self.redis.call(lambda: self.redis.client.delete(*keys))
+
+        async def delete_all():
+            async with self.redis.client.pipeline(transaction=False) as pipe:
+                for tag in tags:
+                    pipe.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape")))
+                return await pipe.execute()
+
+        if tags:
+            await self.redis.call(delete_all)
         await self.redis.call(lambda: self.redis.client.delete(*self._meta))
         self._cache.clear()
 

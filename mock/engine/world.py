@@ -352,41 +352,68 @@ class ProjectWorld:
             raise KeyError(name)
         return None if value is None else json.dumps(value, separators=(",", ":"))
 
+    def replace(self, other: "ProjectWorld") -> None:
+        """Become ``other`` (same project), in place: whoever holds this object sees the new state."""
+        lock = self.lock
+        self.__dict__.update(other.__dict__)
+        self.lock = lock
+
     @classmethod
     def from_fields(cls, project_id: str, seed: Seed, clock: Clock, fields: dict[str, str], version: str,
                     compile_added: Callable[[dict[str, Any]], Any]) -> "ProjectWorld":
         """The state :meth:`fields` wrote (``compile_added`` makes a scenario of an added document)."""
         world = cls(project_id, seed, clock, empty=True)
-        world.version = version
-        tokens, requests = [], []
+        world.update(fields, version, compile_added)
+        return world
+
+    def update(self, fields: dict[str, str | None], version: str, compile_added: Callable[[dict[str, Any]], Any]) -> None:
+        """Bring this state to ``version``: the parts that changed since, as :meth:`fields` wrote them
+        (None: the part is gone)."""
+        self.version = version
+        tokens, requests = False, False  # whether one arrived out of order (older than the newest kept)
         for name, text in fields.items():
             kind, _, key = name.partition(":")
-            value = json.loads(text)
+            value = None if text is None else json.loads(text)
             if kind == "a":
-                world.agents[key] = value
+                if value is None:
+                    self.agents.pop(key, None)
+                else:
+                    self.agents[key] = value
             elif kind == "t":
-                tokens.append({**value, "expires_at": datetime.fromtimestamp(value["expires_at"], timezone.utc)})
+                if value is None:
+                    self.tokens.pop(key, None)
+                else:  # a token already kept keeps its place; a new one goes last (the newest)
+                    token = {**value, "expires_at": datetime.fromtimestamp(value["expires_at"], timezone.utc)}
+                    if key not in self.tokens and self.tokens:
+                        tokens = tokens or self.tokens[next(reversed(self.tokens))]["expires_at"] > token["expires_at"]
+                    self.tokens[key] = token
             elif kind == "r":
-                requests.append(VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"],
-                                                                                         timezone.utc)}))
-            elif name == "s":
-                world.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
-            elif name == "e":
-                world.event_counter = value
+                request_key = tuple(key.split(":", 1))
+                if value is None:
+                    self.requests.pop(request_key, None)
+                else:
+                    request = VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"], timezone.utc)})
+                    if request_key not in self.requests and self.requests:
+                        requests = requests or self.requests[next(reversed(self.requests))].created > request.created
+                    self.requests[request_key] = request
+            elif name == "s" and value is not None:
+                self.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
+            elif name == "e" and value is not None:
+                self.event_counter = value
             elif name == "sel":
-                world.active = [(n, p) for n, p in value]
+                self.active = [(n, p) for n, p in value or []]
             elif name == "c":
-                world.counters = OrderedDict(((k[0], k[1], tuple(map(tuple, k[2]))), n) for k, n in value)
-        for token in sorted(tokens, key=lambda t: t["expires_at"]):
-            world.tokens[token["id"]] = token
-        for request in sorted(requests, key=lambda r: r.created):
-            world.requests[(request.kind, request.id)] = request
-        world.pending = deque(world.requests[(k, i)] for k, i in json.loads(fields.get("p", "[]"))
-                              if (k, i) in world.requests)
-        for document in json.loads(fields.get("add", "[]")):
-            world.added_documents[document["name"]] = document
-            world.added[document["name"]] = compile_added(document)
-        return world
+                self.counters = OrderedDict(((k[0], k[1], tuple(map(tuple, k[2]))), n) for k, n in value or [])
+            elif name == "add":
+                self.added_documents = {document["name"]: document for document in value or []}
+                self.added = {name: compile_added(document) for name, document in self.added_documents.items()}
+        if tokens:  # oldest first: they are forgotten in that order
+            self.tokens = dict(sorted(self.tokens.items(), key=lambda item: item[1]["expires_at"]))
+        if requests:
+            self.requests = dict(sorted(self.requests.items(), key=lambda item: item[1].created))
+        if "p" in fields or any(name.startswith("r:") for name in fields):  # pending holds the request objects
+            pending = json.loads(fields["p"] or "[]") if "p" in fields else [[r.kind, r.id] for r in self.pending]
+            self.pending = deque(self.requests[(k, i)] for k, i in pending if (k, i) in self.requests)
 
 
 def effect_names() -> list[str]:

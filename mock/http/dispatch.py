@@ -38,6 +38,7 @@ class EngineOperation:
             operation=self.operation, project_id=project_id, path_params=path_params,
             query=parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
             headers=headers, body=exchange.get("json"), base_url=base_url(scope, headers), token=token_info(scope),
+            world=exchange.get("world"),
         )
         try:
             outcome = await self.engine.handle(context)

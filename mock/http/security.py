@@ -9,6 +9,7 @@ from connexion.exceptions import OAuthResponseProblem
 from connexion.security import NO_VALUE, AbstractSecurityHandler
 
 from ..engine import Engine
+from .exchange import exchange_of
 
 
 def token_handler(engine: Engine) -> type[AbstractSecurityHandler]:
@@ -23,7 +24,8 @@ def token_handler(engine: Engine) -> type[AbstractSecurityHandler]:
                 if sent is None:
                     return NO_VALUE  # no token: Connexion answers 401
                 project_id = str((request.scope.get("path_params") or {}).get("project_id", ""))
-                token = await engine.authenticate(project_id, sent)
+                token, world = await engine.authenticate(project_id, sent)
+                exchange_of(request.scope)["world"] = world  # the request goes on with the state it read
                 if token is None:
                     raise OAuthResponseProblem(detail="Provided apikey is not valid")
                 return {"sub": token.get("agent_id") or "user", "agent_id": token.get("agent_id"), "id": token["id"]}

@@ -69,7 +69,6 @@ class Outcome:
 
 
 Selection = tuple[str, dict[str, Any]]
-_PASSED = object()  # what a rule's step gives when the rule does not apply
 
 
 class Engine:
@@ -236,66 +235,44 @@ class Engine:
             preferred = self._preferred(request, prefer)
             if preferred is not None:
                 return preferred
+        rules = [(rule, scenario, params) for scenario, params in chain
+                 for rule in scenario.rules_for(request.operation.operation_id) if _matches(rule, request)]
         state = _Current(world)
-        state.world, _ = await self.store.transaction(world, ProjectWorld.tick)
-        context: dict[str, Any] | None = None
-        for scenario, params in chain:
-            for rule in scenario.rules_for(request.operation.operation_id):
-                try:
-                    outcome = await self._try_rule(rule, scenario, params, request, state, context)
-                except TemplateError as exc:
-                    return self._scenario_failure(rule, [str(exc)])
-                if isinstance(outcome, Outcome):
-                    return outcome
-                context = outcome
+        context = self._template_context(request, state) if rules else {}
+        # The rules are walked in one step of the store (one version of the project's state decides the
+        # whole answer), but for a rule with a delay: its turn is taken, the request sleeps, and its
+        # effects and answer are a second step (the walk goes on from there if it does not answer).
+        step = _Walk(self, request, rules, context)
+        state.world, found = await self.store.transaction(world, step)
+        while isinstance(found, _Sleep):
+            await self.sleep(found.seconds)
+            state.world = await self.store.project(request.project_id)
+            step = _Walk(self, request, rules, context, resume=found.position)
+            state.world, found = await self.store.transaction(state.world, step)
         # No rule answers: the operation's documented success, as the docs show it.
-        return self.documented(request, scenario=DOCUMENTED)
+        return found if found is not None else self.documented(request, scenario=DOCUMENTED)
 
-    async def _try_rule(self, rule: Rule, scenario: Scenario, params: dict[str, Any], request: RequestContext,
-                        state: "_Current", context: dict[str, Any] | None) -> Outcome | dict[str, Any] | None:
-        """The rule's outcome, or the (possibly new) template context when it does not answer."""
-        if not _matches(rule, request):
-            return context
-        if context is None:
-            context = self._template_context(request, state)
-        context["params"] = {**scenario.parameters, **params}
+    def _applies(self, rule: Rule, params: dict[str, Any], world: ProjectWorld, context: dict[str, Any]) -> bool:
+        """Whether the rule answers now (its ``when``), taking one of its ``times`` turns if so."""
+        if rule.when is not None and not _render(rule, rule.when, context):
+            return False
+        return self._take_turn(rule, world, params, context)
 
-        def applies(world: ProjectWorld) -> bool:
-            if rule.when is not None and not _render(rule, rule.when, context):
-                return False
-            return self._take_turn(rule, world, params, context)
-
-        def answer(world: ProjectWorld) -> Outcome | None:
-            for effect in rule.effects:
-                try:
-                    result = world.apply(effect.name, _render(rule, effect.args, context))
-                except EffectError as exc:
-                    return self._scenario_failure(rule, [str(exc)])
-                if effect.bind:
-                    context[effect.bind] = result
-            if rule.drop:
-                return Outcome(0, scenario=rule.scenario, rule=rule.label, drop=True)
-            if rule.response is not None:
-                return self._respond(rule, request.operation, context)
-            return None
-
-        delay = float(_render(rule, rule.delay, context) or 0)
-        if delay <= 0:  # condition, turn, effects and answer: one step, decided together
-            state.world, outcome = await self.store.transaction(
-                state.world, lambda world: answer(world) if applies(world) else _PASSED)
-            return context if outcome is None or outcome is _PASSED else outcome
-        state.world, applied = await self.store.transaction(state.world, applies)
-        if not applied:
-            return context
-        await self.sleep(delay)
-        state.world = await self.store.project(request.project_id)
-
-        def answer_later(world: ProjectWorld) -> Outcome | None:
-            world.tick()  # time went by: reports that fell due meanwhile land first
-            return answer(world)
-
-        state.world, outcome = await self.store.transaction(state.world, answer_later)
-        return context if outcome is None else outcome
+    def _answer(self, rule: Rule, request: RequestContext, world: ProjectWorld,
+                context: dict[str, Any]) -> Outcome | None:
+        """The rule's effects, then its answer (None: it has none, the walk goes on)."""
+        for effect in rule.effects:
+            try:
+                result = world.apply(effect.name, _render(rule, effect.args, context))
+            except EffectError as exc:
+                return self._scenario_failure(rule, [str(exc)])
+            if effect.bind:
+                context[effect.bind] = result
+        if rule.drop:
+            return Outcome(0, scenario=rule.scenario, rule=rule.label, drop=True)
+        if rule.response is not None:
+            return self._respond(rule, request.operation, context)
+        return None
 
     def _chain(self, request: RequestContext, scenarios: dict[str, Scenario],
                world: ProjectWorld) -> list[tuple[Scenario, dict[str, Any]]]:
@@ -443,6 +420,43 @@ class Engine:
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
         })
+
+
+@dataclass
+class _Sleep:
+    position: int  # of the rule that waits, in the walk's list
+    seconds: float
+
+
+class _Walk:
+    """One step of a request: the project's time moves on, then the rules are tried in order from
+    ``resume`` (the rule that slept: its effects and answer first). Gives an Outcome, None when no rule
+    answers, or a :class:`_Sleep`. May run more than once (a shared store redoes it on newer state)."""
+
+    def __init__(self, engine: Engine, request: RequestContext, rules: list, context: dict[str, Any],
+                 resume: int | None = None):
+        self.engine, self.request, self.rules, self.context, self.resume = engine, request, rules, context, resume
+
+    def __call__(self, world: ProjectWorld) -> Outcome | _Sleep | None:
+        world.tick()  # time went by: reports that fell due land first
+        engine, context = self.engine, self.context
+        start = 0 if self.resume is None else self.resume
+        for position in range(start, len(self.rules)):
+            rule, scenario, params = self.rules[position]
+            try:
+                context["params"] = {**scenario.parameters, **params}
+                if position != self.resume:
+                    if not engine._applies(rule, params, world, context):
+                        continue
+                    delay = float(_render(rule, rule.delay, context) or 0)
+                    if delay > 0:
+                        return _Sleep(position, delay)
+                outcome = engine._answer(rule, self.request, world, context)
+            except TemplateError as exc:
+                return engine._scenario_failure(rule, [str(exc)])
+            if outcome is not None:
+                return outcome
+        return None
 
 
 class _Current:

@@ -405,20 +405,44 @@ class RedisStore:
 
 
 class RedisJournal(Journal):
-    """The journal (see ``journal.py``) kept in Redis, with the same bounds, eviction and reading."""
+    """The journal (see ``journal.py``) kept in Redis, with the same bounds, eviction and reading.
+
+    Entries recorded while a write is on its way go together in the next one (one round trip for all
+    of them); each request still waits until its own entry is in Redis."""
 
     def __init__(self, redis_: Redis, limits: Limits, mask: list[str]):
         super().__init__(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, mask)
         self.redis = redis_
         base = f"{PREFIX}:{{journal}}"
         self._usage, self._totals, self._list = f"{base}:usage", f"{base}:totals", f"{base}:p:"
+        self._waiting: list[tuple[tuple[str, list[str], list[Any]], asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
 
     async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
         weight = self.weigh(entry, True, size)
         tag = project_tag(entry.get("project_id"))
-        await self.redis.script("record", [self._usage, self._totals, self._list + tag],
-                                [tag, weight, json.dumps(_stored(entry), separators=(",", ":")), self.size,
-                                 self.max_bytes, self._list])
+        call = ("record", [self._usage, self._totals, self._list + tag],
+                [tag, weight, json.dumps(_stored(entry), separators=(",", ":")), self.size, self.max_bytes, self._list])
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((call, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        """Write what is waiting, a batch per round trip, until nothing is."""
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await self.redis.scripts_at_once([call for call, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiting request learns why
+                for _, waiting in batch:
+                    if not waiting.done():
+                        waiting.set_exception(exc)
+            else:
+                for (_, waiting), result in zip(batch, results):
+                    if not waiting.done():
+                        waiting.set_result(result)
 
     async def read(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         if project_id is not None:

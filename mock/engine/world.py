@@ -136,6 +136,8 @@ class ProjectWorld:
                 request = VaultRequest(kind, entry["id"], entry["agent_id"], entry.get("target_agent_id", entry["agent_id"]),
                                        self.clock(), entry.get("action"), copy.deepcopy(entry.get("result")))
                 self.requests[(kind, request.id)] = request
+        # Pending: the requests not reported yet, oldest first (what a shared store reads back too).
+        self.pending.extend(r for r in self.requests.values() if r.result is None)
 
     # ---- reading (template helpers)
     def agent(self, agent_id: Any) -> dict[str, Any] | None:
@@ -182,7 +184,6 @@ class ProjectWorld:
         due = now - timedelta(seconds=delay)
         while self.pending and self.pending[0].created <= due:
             request = self.pending.popleft()
-            self.changed.add("p")
             if request.result is not None or self.requests.get((request.kind, request.id)) is not request:
                 continue  # reported already, or forgotten
             if request.kind == "verification":
@@ -270,7 +271,7 @@ class ProjectWorld:
         request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
         self.requests[(kind, request.id)] = request
         self.pending.append(request)
-        self.changed.update((f"r:{kind}:{request.id}", "p"))
+        self.changed.add(f"r:{kind}:{request.id}")
         while len(self.requests) > self.settings.max_vault_requests:
             oldest = next(iter(self.requests))
             del self.requests[oldest]
@@ -322,7 +323,7 @@ class ProjectWorld:
     def fields(self, names: set[str] | None = None) -> dict[str, str | None]:
         """The parts named (default: all) as field name -> JSON text; None for a part that is gone."""
         if names is None:
-            names = {"s", "e", "p", "sel", "add", "c"} | {f"a:{i}" for i in self.agents} | {
+            names = {"s", "e", "sel", "add", "c"} | {f"a:{i}" for i in self.agents} | {
                 f"t:{i}" for i in self.tokens} | {f"r:{k}:{i}" for k, i in self.requests}
         return {name: self.field(name) for name in names}
 
@@ -340,8 +341,6 @@ class ProjectWorld:
             value = {**self.settings.__dict__, "always_valid_tokens": list(self.settings.always_valid_tokens)}
         elif name == "e":
             value = self.event_counter
-        elif name == "p":
-            value = [[r.kind, r.id] for r in self.pending]
         elif name == "sel":
             value = [[n, p] for n, p in self.active]
         elif name == "add":
@@ -411,9 +410,8 @@ class ProjectWorld:
             self.tokens = dict(sorted(self.tokens.items(), key=lambda item: item[1]["expires_at"]))
         if requests:
             self.requests = dict(sorted(self.requests.items(), key=lambda item: item[1].created))
-        if "p" in fields or any(name.startswith("r:") for name in fields):  # pending holds the request objects
-            pending = json.loads(fields["p"] or "[]") if "p" in fields else [[r.kind, r.id] for r in self.pending]
-            self.pending = deque(self.requests[(k, i)] for k, i in pending if (k, i) in self.requests)
+        if any(name.startswith("r:") for name in fields):  # not reported yet, oldest first
+            self.pending = deque(r for r in self.requests.values() if r.result is None)
 
 
 def effect_names() -> list[str]:

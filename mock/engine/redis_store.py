@@ -55,6 +55,7 @@ MAX_ATTEMPTS = 64  # a change redone this many times because others kept writing
 CACHED_PROJECTS = 1000  # projects whose state a process keeps a copy of
 CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
 CHANGE_LOG = 64  # changes of a project kept, so that a copy that far behind reads only what changed
+TOUCH_EVERY = 5.0  # seconds between updates of a project's place in the project index by one process
 STALE = "\x00"  # the version of a copy that must be read whole (never a version Redis holds)
 POOL_CONNECTIONS = 64  # connections to Redis per process
 FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
@@ -262,6 +263,7 @@ class RedisStore:
         self._cache: OrderedDict[str, ProjectWorld] = OrderedDict()
         self._compiled: OrderedDict[str, Any] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # project -> (lock, [users])
+        self._touched: dict[str, float] = {}  # project -> when this process last put it first in the index
         meta = f"{PREFIX}:{{meta}}"
         self._meta = [f"{meta}:projects", f"{meta}:added", f"{meta}:totals"]
 
@@ -355,9 +357,19 @@ class RedisStore:
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
 
-        written, forgotten = await self.redis.scripts_at_once([
-            ("commit", self.keys(world.project_id), [world.version, version, len(deleted), *deleted, *pairs, CHANGE_LOG]),
-            ("touch", self._meta, [project_tag(world.project_id), int(time.time() * 1000), self.limits.max_projects])])
+        calls = [("commit", self.keys(world.project_id), [world.version, version, len(deleted), *deleted, *pairs,
+                                                          CHANGE_LOG])]
+        now = time.time()
+        touch = not world.version or now - self._touched.get(world.project_id, 0) > TOUCH_EVERY
+        if touch:  # the project's place in the index (least recently changed first out), not at every change
+            calls.append(("touch", self._meta, [project_tag(world.project_id), int(now * 1000),
+                                                self.limits.max_projects]))
+        written, *touched = await self.redis.scripts_at_once(calls)
+        forgotten = touched[0] if touched else []
+        if touch and written:
+            self._touched[world.project_id] = now
+            while len(self._touched) > CACHED_PROJECTS:
+                del self._touched[next(iter(self._touched))]
         for tag in forgotten:  # one call per project: its keys share a slot, two projects' may not
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape"))))
         if written:

@@ -183,9 +183,10 @@ class ProjectWorld:
             return
         due = now - timedelta(seconds=delay)
         while self.pending and self.pending[0].created <= due:
-            request = self.pending.popleft()
-            if request.result is not None or self.requests.get((request.kind, request.id)) is not request:
-                continue  # reported already, or forgotten
+            waiting = self.pending.popleft()
+            request = self.requests.get((waiting.kind, waiting.id))
+            if request is None or request.result is not None:
+                continue  # forgotten, or reported already
             if request.kind == "verification":
                 self._report_verification(request, self.settings.auto_report_verified)
             else:
@@ -392,8 +393,11 @@ class ProjectWorld:
                     self.requests.pop(request_key, None)
                 else:
                     request = VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"], timezone.utc)})
-                    if request_key not in self.requests and self.requests:
-                        requests = requests or self.requests[next(reversed(self.requests))].created > request.created
+                    if request_key not in self.requests:
+                        if self.requests:
+                            requests = requests or self.requests[next(reversed(self.requests))].created > request.created
+                        if request.result is None:
+                            self.pending.append(request)  # waits for its report (tick reads it by its id)
                     self.requests[request_key] = request
             elif name == "s" and value is not None:
                 self.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
@@ -410,8 +414,9 @@ class ProjectWorld:
             self.tokens = dict(sorted(self.tokens.items(), key=lambda item: item[1]["expires_at"]))
         if requests:
             self.requests = dict(sorted(self.requests.items(), key=lambda item: item[1].created))
-        if any(name.startswith("r:") for name in fields):  # not reported yet, oldest first
-            self.pending = deque(r for r in self.requests.values() if r.result is None)
+            self.pending = deque(sorted(self.pending, key=lambda request: request.created))
+        while len(self.pending) > self.settings.max_vault_requests:
+            self.pending.popleft()
 
 
 def effect_names() -> list[str]:

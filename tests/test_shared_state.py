@@ -352,3 +352,35 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
             await second.close()
 
     asyncio.run(scenario())
+
+
+def test_a_change_waits_while_another_process_holds_the_projects_lock(redis_url):
+    """The lock a process takes when its changes keep meeting others': while another holds it, a change
+    is not written; once it is released (or lapses), the change is."""
+    import asyncio
+
+    import redis
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        store = build_engine(MockConfig(state=redis_url)).store
+        other = redis.Redis.from_url(redis_url)
+        try:
+            world = await store.project("locked")
+            lock_key = store.keys("locked")[2]
+            other.set(lock_key, "another-process", px=5000)
+            change = asyncio.ensure_future(store.transaction(
+                world, lambda w: w.apply("issue_token", {"agent_id": "waiting"})))
+            await asyncio.sleep(0.3)
+            assert not change.done() and other.hget(store.keys("locked")[0], "v") is None  # nothing written
+            other.delete(lock_key)
+            _, token = await asyncio.wait_for(change, 5)
+            assert other.hexists(store.keys("locked")[0], f"t:{token['id']}")
+            assert other.get(lock_key) is None  # released by its holder
+        finally:
+            other.close()
+            await store.close()
+
+    asyncio.run(scenario())

@@ -9,6 +9,8 @@ shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
   ``v``, the version: a random id written by every change. ``cbm:{p:<project>}:log``: the latest
   changes (``[from version, to version, fields...]``, newest first, at most ``CHANGE_LOG``), so a
   process whose copy is a few versions behind reads only the fields that changed.
+  ``cbm:{p:<project>}:lock``: held by a process whose change met others' ``OPTIMISTIC_ATTEMPTS``
+  times; while it is held, only its holder's changes are written (it lapses, should the holder die).
 - ``cbm:{meta}:projects``: sorted set, project -> time of its last change; past ``max_projects`` the
   oldest is forgotten. ``cbm:{meta}:added`` (project -> scenarios it added) and ``cbm:{meta}:totals``
   (``added``) keep ``max_added_scenarios_total``.
@@ -51,7 +53,8 @@ from .world import Clock, ProjectWorld, Seed
 log = logging.getLogger("cloud_backup_mock")
 T = TypeVar("T")
 PREFIX = "cbm"
-MAX_ATTEMPTS = 64  # a change redone this many times because others kept writing the project: 503
+OPTIMISTIC_ATTEMPTS = 3  # a change that met others' this many times takes the project's lock
+MAX_ATTEMPTS = 64  # a change redone this many times (its lock lapsing meanwhile): 503
 CACHED_PROJECTS = 1000  # projects whose state a process keeps a copy of
 CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
 CHANGE_LOG = 64  # changes of a project kept, so that a copy that far behind reads only what changed
@@ -90,14 +93,17 @@ for i = 1, #names, 500 do
 end
 return {v, out, 1}
 """
-# KEYS: state, log; ARGV: expected version, new version, n (fields to delete), their names, then
-# name/value pairs, then the change log's length. -> 1 when written (also when it was already: a call
-# sent again after a lost connection), 0 when the project is not at the expected version.
+# KEYS: state, log, lock; ARGV: expected version, new version, n (fields to delete), their names, then
+# name/value pairs, then the change log's length, then who holds the project's lock ("" for nobody).
+# -> 1 when written (also when it was already: a call sent again after a lost connection), 0 when the
+# project is not at the expected version or another process holds its lock.
 _COMMIT = """
 local v = redis.call('HGET', KEYS[1], 'v') or ''
 if v == ARGV[2] then return 1 end
 if v ~= ARGV[1] then return 0 end
-local n, last = tonumber(ARGV[3]), #ARGV - 1
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[#ARGV] then return 0 end
+local n, last = tonumber(ARGV[3]), #ARGV - 2
 local change = {ARGV[1], ARGV[2]}
 for i = 4, 3 + n do change[#change + 1] = ARGV[i] end
 for i = 4 + n, last, 2 do change[#change + 1] = ARGV[i] end
@@ -105,8 +111,13 @@ for i = 4, 3 + n, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i 
 for i = 4 + n, last, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, last))) end
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
 redis.call('LPUSH', KEYS[2], cjson.encode(change))
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[#ARGV]) - 1)
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[#ARGV - 1]) - 1)
 return 1
+"""
+# KEYS: lock; ARGV: holder. Releases the lock if it is still the holder's.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 # KEYS: projects, added, totals; ARGV: project, now (ms), max_projects. -> the projects forgotten.
 _TOUCH = """
@@ -213,7 +224,7 @@ class Redis:
         self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.scripts = {name: self.client.register_script(text) for name, text in (
             ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
-            ("record", _RECORD), ("clear", _CLEAR))}
+            ("record", _RECORD), ("clear", _CLEAR), ("unlock", _UNLOCK))}
         self.available = True
 
     async def call(self, operation: Callable[[], Any]) -> Any:
@@ -269,9 +280,10 @@ class RedisStore:
 
     @staticmethod
     def keys(project_id: str) -> list[str]:
-        """The project's keys: its state and its change log."""
+        """The project's keys: its state, its change log, and the lock a process takes when its changes
+        keep meeting others'."""
         tag = f"{PREFIX}:{{p:{project_tag(project_id)}}}"
-        return [f"{tag}:state", f"{tag}:log"]
+        return [f"{tag}:state", f"{tag}:log", f"{tag}:lock"]
 
     # ---- reading
     async def project(self, project_id: str, also: set[str] = frozenset()) -> ProjectWorld:
@@ -331,34 +343,51 @@ class RedisStore:
         users[0] += 1
         try:
             async with lock:  # one change at a time per project in this process; Redis orders the processes
-                for attempt in range(MAX_ATTEMPTS):
-                    try:
-                        result = step(world)
-                        if not world.changed or await self._commit(world):
-                            world.changed.clear()
-                            return world, result
-                    except BaseException:
-                        world.version, world.changed = STALE, set()  # changed here, maybe not in Redis: read it whole
-                        raise
-                    # Another process wrote it first: read what it changed, and ours again, then redo the step.
-                    touched, world.changed = world.changed, set()
-                    if attempt > 2:
-                        await asyncio.sleep(random.uniform(0, 0.001 * attempt))
-                    world = await self.project(project_id, also=touched)
-                raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
+                holder = ""
+                try:
+                    for attempt in range(MAX_ATTEMPTS):
+                        try:
+                            result = step(world)
+                            if not world.changed or await self._commit(world, holder):
+                                world.changed.clear()
+                                return world, result
+                        except BaseException:
+                            world.version, world.changed = STALE, set()  # changed here, maybe not in Redis
+                            raise
+                        # Another process wrote it first: read what it changed, and ours again, then redo.
+                        touched, world.changed = world.changed, set()
+                        if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
+                            holder = await self._lock(project_id)  # others' changes now wait for this one
+                        world = await self.project(project_id, also=touched)
+                    raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
+                finally:
+                    if holder:
+                        await self.redis.script("unlock", self.keys(project_id)[2:], [holder])
         finally:
             users[0] -= 1
             if not users[0]:
                 del self._locks[project_id]
 
-    async def _commit(self, world: ProjectWorld) -> bool:
+    async def _lock(self, project_id: str) -> str:
+        """Take the project's lock (its holder's changes are the only ones written while it is held),
+        waiting for another holder; it lapses after twice ``store_timeout``, should its holder die."""
+        holder, key = uuid.uuid4().hex, self.keys(project_id)[2]
+        lapse = max(1, int(self.limits.store_timeout * 2000))
+        deadline = time.monotonic() + 4 * self.limits.store_timeout
+        while not await self.redis.call(lambda: self.redis.client.set(key, holder, nx=True, px=lapse)):
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"project {project_id!r}: its lock was held by another process for too long")
+            await asyncio.sleep(random.uniform(0.0005, 0.002))
+        return holder
+
+    async def _commit(self, world: ProjectWorld, holder: str = "") -> bool:
         fields = world.fields(world.changed) if world.version else world.fields()
         deleted = [name for name, value in fields.items() if value is None]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
 
         calls = [("commit", self.keys(world.project_id), [world.version, version, len(deleted), *deleted, *pairs,
-                                                          CHANGE_LOG])]
+                                                          CHANGE_LOG, holder])]
         now = time.time()
         touch = not world.version or now - self._touched.get(world.project_id, 0) > TOUCH_EVERY
         if touch:  # the project's place in the index (least recently changed first out), not at every change

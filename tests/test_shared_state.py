@@ -384,3 +384,12 @@ def test_a_change_waits_while_another_process_holds_the_projects_lock(redis_url)
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_the_test_double_keeps_its_state_in_the_tests_process():
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.testing import MockServer
+
+    with pytest.raises(ValueError, match=r"MockServer keeps its state in the test's own process, not in "
+                                         r"'redis://127.0.0.1:1/0'"):
+        MockServer(MockConfig(state="redis://127.0.0.1:1/0"))

@@ -98,6 +98,25 @@ async def call(app, req, host: bytes = b"127.0.0.1:8080") -> int:
     return status
 
 
+GROWN_PROJECTS, GROWN_AGENTS = 10_000, 1_000
+
+
+async def grow(app, reqs) -> None:
+    """The world of a sandbox in use for weeks: 10,000 projects with state, 1,000 agents in the project
+    under test, and a full journal (as many requests of the mix as it keeps)."""
+    engine = app.engine
+    for n in range(GROWN_PROJECTS - 1):
+        engine.world.project(f"grown-{n}")
+    world = engine.world.project(PROJECT_ID)
+    world.settings.max_agents = GROWN_AGENTS + 100
+    body = engine.contract.operation("registerAgent").request_example
+    while len(world.agents) < GROWN_AGENTS:
+        world.apply("register_agent", {"body": body, "base_url": "http://127.0.0.1:8080"})
+    for i in range(engine.limits.journal_entries):
+        await call(app, reqs[i % len(reqs)])
+    assert len(engine.world) == GROWN_PROJECTS and len(app.journal) == engine.limits.journal_entries
+
+
 async def drive(app, reqs, count: int, profiler: cProfile.Profile | None = None,
                 clock=time.process_time) -> float:
     """Seconds of ``clock`` (CPU time of this process by default: others' load hardly moves it) for
@@ -139,10 +158,15 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="also print cProfile's top N by cumulative time")
     parser.add_argument("--no-profile", action="store_true", help="only time the requests")
     parser.add_argument("--dump", type=Path, help="write the raw pstats here")
+    parser.add_argument("--grown", action="store_true",
+                        help=f"first grow the world: {GROWN_PROJECTS:,} projects, {GROWN_AGENTS:,} agents in the "
+                             "project under test, a full journal")
     args = parser.parse_args()
     mix = request_mix(load_spec())
     pick = {"getAgent": [mix[2]], "verify": [mix[1]], "token": [mix[0]], "all": mix}[args.op]
     app = build_app()
+    if args.grown:
+        asyncio.run(grow(app, mix))
     if args.no_profile:
         elapsed = asyncio.run(drive(app, pick, args.requests))
         print(f"{args.op}: {args.requests} requests, {elapsed / args.requests * 1e6:.0f} µs of CPU each")

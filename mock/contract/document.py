@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..shipped import SPEC_FILE
-from ..yaml_files import YAMLError, load_yaml
+from ..yaml_files import YAMLError, load_yaml_file
 from .routes import RouteIndex, base_path_of
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -122,7 +122,7 @@ class Contract:
     def load(cls, path: str | Path = SPEC_FILE) -> "Contract":
         path = Path(path)
         try:
-            return cls(load_yaml(path.read_text(encoding="utf-8")), str(path))
+            return cls(load_yaml_file(path), str(path))
         except (OSError, UnicodeDecodeError) as exc:
             raise ContractError(f"{path}: cannot read: {exc.strerror or exc}") from None
         except YAMLError as exc:

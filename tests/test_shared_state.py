@@ -22,7 +22,7 @@ from test_default_world import CONTRACT, authenticate, register
 
 AUTH = {"X-Auth-Token": DOCS_TOKEN}
 AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
-_databases = count(4)  # 1-3 are the acceptance tests' sandboxes
+_databases = count(16)  # 1-3: the acceptance tests; 14, 15: tests that stop Redis
 
 
 @pytest.fixture
@@ -393,3 +393,36 @@ def test_the_test_double_keeps_its_state_in_the_tests_process():
     with pytest.raises(ValueError, match=r"MockServer keeps its state in the test's own process, not in "
                                          r"'redis://127.0.0.1:1/0'"):
         MockServer(MockConfig(state="redis://127.0.0.1:1/0"))
+
+
+def test_a_redo_reads_again_what_its_failed_try_changed_even_when_another_read_came_first(redis_url):
+    """After a change fails (another process wrote first), the fields it touched are read again, even
+    if another request of the same process brought the copy up to date meanwhile; a vault request that
+    the failed try had reported waits for its report again."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        first, second = (build_engine(MockConfig(state=redis_url)).store for _ in range(2))
+        try:
+            a = await first.project("redo")
+            a, request = await first.transaction(a, lambda w: w.apply(
+                "create_request", {"kind": "verification", "agent_id": "agent"}))
+            b = await second.project("redo")
+            # What a failed try leaves in the first copy: a count, and the request reported by tick.
+            a.counters[("scenario", 0, ())] = 5
+            a.pending.popleft()
+            a._report_verification(a.requests[("verification", request.id)], True)
+            touched = {"c", "e", f"r:verification:{request.id}"}
+            await second.transaction(b, lambda w: w.apply("issue_token", {"agent_id": "other"}))
+            await asyncio.gather(first.project("redo"), first.project("redo", also=touched))
+            assert not a.counters and a.event_counter == b.event_counter
+            assert a.requests[("verification", request.id)].result is None
+            assert [r.id for r in a.pending] == [request.id]  # it will be reported, once
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())

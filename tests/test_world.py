@@ -72,7 +72,8 @@ def test_effect_errors_name_the_problem(clock):
     with pytest.raises(EffectError, match="unknown effect 'explode'; known: configure, create_request"):
         w.apply("explode", {})
     with pytest.raises(EffectError, match="effect 'configure': unknown setting 'colour'"):
-        w.apply("configure", {"colour": "red"})
+        w.apply("configure", {"max_agents": 5, "colour": "red"})
+    assert w.settings.max_agents == 1000 and not w.changed  # nothing changed by a refused configure
     with pytest.raises(EffectError, match="no agent 'zz' in project 'p'"):
         w.apply("set_vault_encrypted", {"agent_id": "zz"})
 

@@ -436,10 +436,14 @@ class _Walk:
     def __init__(self, engine: Engine, request: RequestContext, rules: list, context: dict[str, Any],
                  resume: int | None = None):
         self.engine, self.request, self.rules, self.context, self.resume = engine, request, rules, context, resume
+        self.before = dict(context)  # what a step that is redone starts from (not a failed try's results)
 
     def __call__(self, world: ProjectWorld) -> Outcome | _Sleep | None:
         world.tick()  # time went by: reports that fell due land first
         engine, context = self.engine, self.context
+        if context.keys() != self.before.keys() or any(context[k] is not v for k, v in self.before.items()):
+            context.clear()
+            context.update(self.before)
         start = 0 if self.resume is None else self.resume
         for position in range(start, len(self.rules)):
             rule, scenario, params = self.rules[position]

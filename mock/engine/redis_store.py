@@ -46,7 +46,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ..config import Limits
-from .journal import Journal
+from .journal import ENTRY_OVERHEAD, Journal
 from .state import StoreUnavailable
 from .world import Clock, ProjectWorld, Seed
 
@@ -167,6 +167,7 @@ local count = redis.call('HINCRBY', KEYS[2], 'entries', 1)
 local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', weight)
 while count > tonumber(ARGV[4]) or (bytes > tonumber(ARGV[5]) and count > 1) do
   local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
+  if not top then break end
   local list = ARGV[6] .. top
   local old = redis.call('LPOP', list)
   if not old then
@@ -302,9 +303,9 @@ class RedisStore:
             answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also)])
             version = answer[0].decode()
             if world.version != sent:  # brought up to date (or changed) by another request meanwhile
-                if world.version == version:
+                if world.version == version and not also:
                     return world
-                continue
+                continue  # read again from where the copy is now (with the fields asked for)
             if len(answer) == 1 and version == sent:
                 return world
             if len(answer) == 1:  # Redis has no state of it (new, reset or forgotten): the seed's
@@ -356,9 +357,13 @@ class RedisStore:
                             raise
                         # Another process wrote it first: read what it changed, and ours again, then redo.
                         touched, world.changed = world.changed, set()
-                        if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
-                            holder = await self._lock(project_id)  # others' changes now wait for this one
-                        world = await self.project(project_id, also=touched)
+                        try:
+                            if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
+                                holder = await self._lock(project_id)  # others' changes now wait for this one
+                            world = await self.project(project_id, also=touched)
+                        except BaseException:
+                            world.version = STALE  # the failed change is still in the copy: read it whole
+                            raise
                     raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
                 finally:
                     if holder:
@@ -462,8 +467,10 @@ class RedisJournal(Journal):
     async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
         weight = self.weigh(entry, True, size)
         tag = project_tag(entry.get("project_id"))
+        text = json.dumps(_stored(entry), separators=(",", ":"))
+        weight = max(weight, ENTRY_OVERHEAD + len(text))  # what Redis holds (a byte over 0x7f takes six)
         call = ("record", [self._usage, self._totals, self._list + tag],
-                [tag, weight, json.dumps(_stored(entry), separators=(",", ":")), self.size, self.max_bytes, self._list])
+                [tag, weight, text, self.size, self.max_bytes, self._list])
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((call, done))
         if self._writer is None or self._writer.done():

@@ -288,9 +288,10 @@ class ProjectWorld:
         return self._report_encryption(self.requests[("encryption", request_id)], action, succeeded)
 
     def effect_configure(self, **settings: Any) -> dict[str, Any]:
+        unknown = [name for name in settings if not hasattr(self.settings, name)]
+        if unknown:  # nothing is changed when one name is wrong
+            raise EffectError(f"effect 'configure': unknown setting {unknown[0]!r}")
         for name, value in settings.items():
-            if not hasattr(self.settings, name):
-                raise EffectError(f"effect 'configure': unknown setting {name!r}")
             setattr(self.settings, name, value)
         self.changed.add("s")
         return dict(settings)
@@ -393,11 +394,13 @@ class ProjectWorld:
                     self.requests.pop(request_key, None)
                 else:
                     request = VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"], timezone.utc)})
-                    if request_key not in self.requests:
-                        if self.requests:
-                            requests = requests or self.requests[next(reversed(self.requests))].created > request.created
-                        if request.result is None:
-                            self.pending.append(request)  # waits for its report (tick reads it by its id)
+                    kept = self.requests.get(request_key)
+                    if kept is None and self.requests:
+                        requests = requests or self.requests[next(reversed(self.requests))].created > request.created
+                    if request.result is None and (kept is None or kept.result is not None):
+                        # waits for its report (again, if a change of this copy that reported it failed);
+                        # tick reads it by its id
+                        self.pending.append(request)
                     self.requests[request_key] = request
             elif name == "s" and value is not None:
                 self.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})

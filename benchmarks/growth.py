@@ -23,13 +23,14 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import (  # noqa: E402
     AGENT_ID, HOST, PROJECT_ID, ROOT, TOKEN, BenchError, Result, Running, Server, check_exact, free_port,
     load_spec, measure_throughput, request_mix, send, write_wrk_script,
 )
-from large_contract import large_contract  # noqa: E402
+from large_contract import large_contract, operation_count  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -123,6 +124,15 @@ def start_up(args: argparse.Namespace, large: Path) -> tuple[list[float], list[f
     return times["shipped"], times["large"]
 
 
+def compared(figure: str, unit: str, base: tuple[str, list[float]], other: tuple[str, list[float]],
+             ratio_name: str, ok: Callable[[float], bool], goal: str) -> list[str]:
+    """Each side's figures and median, then the ratio of the medians with PASS or FAIL."""
+    lines = [f"{figure}, {name}: {', '.join(f'{v:.0f}' for v in values)} {unit} (median {statistics.median(values):.0f})"
+             for name, values in (base, other)]
+    ratio = statistics.median(other[1]) / statistics.median(base[1])
+    return lines + [f"{'PASS' if ok(ratio) else 'FAIL'} — {ratio_name} = {ratio:.2f} (goal {goal})"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="throughput measurements of each world (3)")
@@ -140,28 +150,18 @@ def main() -> int:
         large = folder_path / "large.yaml"
         document = large_contract()
         large.write_text(yaml.safe_dump(document, sort_keys=False))
-        operations = sum(1 for item in document["paths"].values() for op in item.values()
-                         if isinstance(op, dict) and "operationId" in op)
         lines = []
         try:
             if args.part in ("both", "world"):
                 empty, grown = throughput(args, scenarios_with_room(folder_path))
-                ratio = statistics.median(grown) / statistics.median(empty)
-                lines += [
-                    f"throughput, empty world: {', '.join(f'{r:.0f}' for r in empty)} req/s "
-                    f"(median {statistics.median(empty):.0f})",
-                    f"throughput, grown world ({PROJECTS:,} projects, {AGENTS:,} agents, full journal): "
-                    f"{', '.join(f'{r:.0f}' for r in grown)} req/s (median {statistics.median(grown):.0f})",
-                    f"{'PASS' if ratio >= 0.9 else 'FAIL'} — grown ÷ empty = {ratio:.2f} (goal ≥ 0.90)"]
+                lines += compared("throughput", "req/s", ("empty world", empty),
+                                  (f"grown world ({PROJECTS:,} projects, {AGENTS:,} agents, full journal)", grown),
+                                  "grown ÷ empty", lambda ratio: ratio >= 0.9, "≥ 0.90")
             if args.part in ("both", "contract"):
                 shipped, large_times = start_up(args, large)
-                ratio = statistics.median(large_times) / statistics.median(shipped)
-                lines += [
-                    f"start-up, shipped contract (9 operations): median {statistics.median(shipped):.0f} ms "
-                    f"({', '.join(f'{t:.0f}' for t in shipped)})",
-                    f"start-up, large contract ({operations} operations): median "
-                    f"{statistics.median(large_times):.0f} ms ({', '.join(f'{t:.0f}' for t in large_times)})",
-                    f"{'PASS' if ratio <= 1.2 else 'FAIL'} — large ÷ shipped = {ratio:.2f} (goal ≤ 1.20)"]
+                lines += compared("start-up", "ms", ("shipped contract (9 operations)", shipped),
+                                  (f"large contract ({operation_count(document)} operations)", large_times),
+                                  "large ÷ shipped", lambda ratio: ratio <= 1.2, "≤ 1.20")
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

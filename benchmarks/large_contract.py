@@ -57,13 +57,16 @@ def large_contract() -> dict[str, Any]:
     return document
 
 
+def operation_count(document: dict[str, Any]) -> int:
+    return sum(1 for item in document["paths"].values() for op in item.values()
+               if isinstance(op, dict) and "operationId" in op)
+
+
 def main() -> int:
     out = Path(sys.argv[1])
     document = large_contract()
     out.write_text(yaml.safe_dump(document, sort_keys=False))
-    count = sum(1 for item in document["paths"].values() for op in item.values()
-                if isinstance(op, dict) and "operationId" in op)
-    print(json.dumps({"operations": count, "bytes": out.stat().st_size}))
+    print(json.dumps({"operations": operation_count(document), "bytes": out.stat().st_size}))
     return 0
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from .shipped import SCENARIOS_DIR, SPEC_FILE
 
 CONFIG_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_CONFIG"  # a MockConfig as JSON, for `serve --workers` workers
-STATE_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_STATE"  # where `serve` keeps state unless --state says
 _PATHS = ("spec_file", "scenarios_dir", "world_file")
 
 

@@ -426,3 +426,21 @@ def test_a_redo_reads_again_what_its_failed_try_changed_even_when_another_read_c
             await second.close()
 
     asyncio.run(scenario())
+
+
+def test_serve_in_memory_needs_no_redis_client():
+    """The default install has no redis-py: `serve` starts, prints its banner and answers without it."""
+    program = ("import sys; sys.modules['redis'] = None; from cloud_backup_mock.cli import main; "
+               "main(['serve', '--port', '0'])")
+    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True)
+    try:
+        banner = process.stderr.readline()
+        assert "state: memory)" in banner, banner + process.stderr.read() if process.poll() is not None else banner
+        port = banner.split("http://127.0.0.1:")[1].split(" ")[0]
+        answer = httpx.get(f"http://127.0.0.1:{port}{AGENT_URL}", headers=AUTH, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stderr.close()

@@ -38,7 +38,7 @@ import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Callable, TypeVar
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -47,7 +47,7 @@ from redis.backoff import NoBackoff
 
 from ..config import Limits
 from .journal import ENTRY_OVERHEAD, Journal
-from .state import StoreUnavailable
+from .state import StoreUnavailable, shown_url
 from .world import Clock, ProjectWorld, Seed
 
 log = logging.getLogger("cloud_backup_mock")
@@ -198,16 +198,6 @@ def project_tag(project_id: str | None) -> str:
     """A project id as it goes into keys: percent-encoded (no braces, so it stays inside its hash tag);
     ``%`` alone for requests outside any project."""
     return "%" if project_id is None else quote(project_id, safe="", errors="surrogateescape")
-
-
-def shown_url(url: str) -> str:
-    """The Redis URL without its password, for logs and the health answer."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"
-                                            + (f":{parts.port}" if parts.port else "")))
 
 
 class Redis:

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import threading
 from typing import Any, Callable, Coroutine, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Limits
 from .world import Clock, ProjectWorld, Seed, World
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1  # what a client is told to wait when the shared store cannot be reached
+
+
+def shown_url(url: str) -> str:
+    """The Redis URL without its password, for logs and the health answer."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"
+                                            + (f":{parts.port}" if parts.port else "")))
 
 
 class StoreUnavailable(RuntimeError):

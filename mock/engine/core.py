@@ -176,11 +176,14 @@ class Engine:
         if scenario.name in self.scenarios:
             raise ScenarioError([f"scenario added for project {project_id}: the name {scenario.name!r} is a "
                                  "loaded scenario's; choose another"])
+        def too_many(count: int) -> ScenarioError:
+            return ScenarioError([f"project {project_id} has {count} added scenarios, the most it may "
+                                  "(limit max_added_scenarios); reset the project first"])
+
         world = await self.store.project(project_id)
         new = scenario.name not in world.added
         if new and len(world.added) >= self.limits.max_added_scenarios:
-            raise ScenarioError([f"project {project_id} has {len(world.added)} added scenarios, the most it may "
-                                 "(limit max_added_scenarios); reset the project first"])
+            raise too_many(len(world.added))
         if new and not await self.store.reserve_added(project_id, 1):
             raise ScenarioError([f"the mock keeps {self.limits.max_added_scenarios_total} added scenarios, the "
                                  "most it may (limit max_added_scenarios_total); reset a project first"])
@@ -204,8 +207,7 @@ class Engine:
         if not added:
             if new:
                 await self.store.reserve_added(project_id, -1)
-            raise ScenarioError([f"project {project_id} has {len(world.added)} added scenarios, the most it may "
-                                 "(limit max_added_scenarios); reset the project first"])
+            raise too_many(len(world.added))
         return scenario
 
     def added_scenario(self, document: dict[str, Any], project_id: str) -> Scenario:
@@ -436,12 +438,14 @@ class _Walk:
     def __init__(self, engine: Engine, request: RequestContext, rules: list, context: dict[str, Any],
                  resume: int | None = None):
         self.engine, self.request, self.rules, self.context, self.resume = engine, request, rules, context, resume
-        self.before = dict(context)  # what a step that is redone starts from (not a failed try's results)
+        self.before: dict[str, Any] | None = None  # the context before the first try: a redo starts from it
 
     def __call__(self, world: ProjectWorld) -> Outcome | _Sleep | None:
         world.tick()  # time went by: reports that fell due land first
         engine, context = self.engine, self.context
-        if context.keys() != self.before.keys() or any(context[k] is not v for k, v in self.before.items()):
+        if self.before is None:
+            self.before = dict(context)
+        else:  # not a failed try's results (bound values, params)
             context.clear()
             context.update(self.before)
         start = 0 if self.resume is None else self.resume

@@ -246,3 +246,19 @@ def _guarded_base() -> type:
 
     _GUARDED_BASE = GuardedBase
     return GuardedBase
+
+
+# ---- logging (standard library) ----------------------------------------------------------------
+
+
+def lean_log_records() -> None:
+    """Stop the logging module collecting, for every record, what no line of a serving process shows:
+    the thread, the process and the caller. The first three are public switches; the caller lookup
+    is turned off by ``logging._srcfile = None``, as the logging HOWTO's "Optimization" section
+    documents (records then carry ``funcName`` None and no file). For ``serve`` only: it is global."""
+    import logging
+
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None

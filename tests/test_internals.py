@@ -3,6 +3,8 @@ against the installed library: an upgrade that changes one fails here, not in a 
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -105,3 +107,23 @@ def test_jinja_expression_parsing_context_and_rendering():
     variables["b"] = "later"  # the context reads the dict itself, not a copy
     template = env.from_string("{{ a + 1 }} {{ b }}")
     assert "".join(internals.render_chunks(template, context)) == "42 later"
+
+
+def test_lean_log_records_stops_thread_process_and_caller_lookup():
+    # global to the logging module: checked in a process of its own
+    code = (
+        "import logging, threading\n"
+        "from cloud_backup_mock.internals import lean_log_records\n"
+        "seen = []\n"
+        "class Keep(logging.Handler):\n"
+        "    def emit(self, record): seen.append(record)\n"
+        "log = logging.getLogger('x'); log.addHandler(Keep()); log.setLevel(logging.INFO)\n"
+        "log.info('before'); lean_log_records(); log.info('after')\n"
+        "before, after = seen\n"
+        "assert before.funcName == '<module>' and before.thread == threading.get_ident() and before.process\n"
+        "assert after.funcName != '<module>' and after.lineno == 0, (after.funcName, after.lineno)\n"
+        "assert after.thread is None and after.process is None and after.processName is None\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

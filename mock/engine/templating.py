@@ -12,6 +12,7 @@ later (an effect's ``as:``) are seen by the templates rendered after.
 from __future__ import annotations
 
 import re
+from types import FunctionType, MethodType
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
@@ -20,7 +21,40 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..internals import parse_expression, render_chunks, shared_context
 
-_ENV = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with a shorter way to the same answer for what scenario templates do most:
+    read a key of a plain dict (``body.id``) and call a plain Python function (``agent(...)``).
+    Everything else goes through the sandbox's own ``getattr`` and ``call``."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A dict has no attribute beyond dict's own, so the sandbox would fail the attribute and
+        # take the item, or make an undefined: the same, without raising AttributeError first.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        # A function (or a method of one) with nothing set on it carries none of the marks the sandbox
+        # and Context.call look for (unsafe_callable, alters_data, jinja_pass_arg) and is no str.format.
+        kind = type(__obj)
+        if (kind is FunctionType and not __obj.__dict__) or (
+                kind is MethodType and type(__obj.__func__) is FunctionType and not __obj.__func__.__dict__):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined("value was undefined because a callable raised a StopIteration exception")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
 
 

@@ -63,6 +63,9 @@ NO_MATCH = Match()
 class RouteIndex:
     def __init__(self) -> None:
         self._routes: list[Route] = []
+        # Each parameter stands for one segment, so only templates with as many slashes as the path can
+        # match it: routes by slash count, each list most specific first.
+        self._by_depth: dict[int, list[Route]] = {}
 
     def add(self, document: dict[str, Any], base_path: str = "", api: str = "contract") -> None:
         for path, item in (document.get("paths") or {}).items():
@@ -77,6 +80,9 @@ class RouteIndex:
             literal = sum(1 for part in template.split("/") if part and not _PARAMETER.fullmatch(part))
             self._routes.append(Route(template, api, base_path, operations, literal, regex, names))
         self._routes.sort(key=lambda r: -r.literal)  # most specific first
+        self._by_depth = {}
+        for route in self._routes:
+            self._by_depth.setdefault(route.template.count("/"), []).append(route)
 
     @property
     def routes(self) -> list[Route]:
@@ -102,7 +108,7 @@ class RouteIndex:
         best: int | None = None
         allowed: set[str] = set()
         first_route = None
-        for route in self._routes:
+        for route in self._by_depth.get(path.count("/"), ()):
             if best is not None and route.literal < best:
                 break
             found = route.regex.match(path)

@@ -4,8 +4,8 @@ handling) around the dispatcher, serving the contract and the admin API under ``
 The stack, outermost first: Connexion's server-error and exception layers (our error handlers),
 :class:`ExchangeMiddleware` (route lookup, body, journal, log), Swagger UI (its own paths only), our
 :class:`RoutingMiddleware` (the contract's route index), Connexion's security (``X-Auth-Token``
-through :func:`token_handler`), our :class:`ValidationMiddleware`, Connexion's lifespan and context
-layers, then :class:`Dispatcher`. Answers are not validated by Connexion: the engine checks every
+through :func:`token_handler`), our :class:`ValidationMiddleware`, Connexion's lifespan layer, then
+:class:`Dispatcher`. Answers are not validated by Connexion: the engine checks every
 answer against the contract itself (templated ones per request, fixed ones when a scenario loads).
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema_rs
 from connexion.middleware import MiddlewarePosition
+from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
@@ -143,14 +144,17 @@ def _for_swagger_ui(document: dict[str, Any], server: str, note: str) -> bytes:
 def _middlewares(routes: RouteIndex, max_field_bytes: int, ui_documents: dict[str, bytes]) -> list[Any]:
     """Connexion's default stack with our routing and validation in the places of its own, its
     outermost error layer given our handler (it cannot call an async one by itself), Swagger UI
-    reached only by its own paths, and no response validation."""
+    reached only by its own paths, no response validation, and no context layer: it sets
+    ``connexion.context``/``connexion.request`` for handler functions, and the dispatcher reads all it
+    needs from the scope (the token's info included, where the security layer leaves it)."""
     replace = {
         ServerErrorMiddleware: functools.partial(ServerErrorMiddleware, handler=unhandled_error),
         ConnexionRouting: functools.partial(RoutingMiddleware, routes=routes, redirects=REDIRECTS),
         RequestValidationMiddleware: functools.partial(ValidationMiddleware, max_field_bytes=max_field_bytes),
         SwaggerUIMiddleware: functools.partial(_SwaggerUIOnly, documents=ui_documents),
     }
-    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m is not ResponseValidationMiddleware]
+    left_out = (ResponseValidationMiddleware, ContextMiddleware)
+    return [replace.get(m, m) for m in ConnexionMiddleware.default_middlewares if m not in left_out]
 
 
 class _SwaggerUIOnly(SwaggerUIMiddleware):

@@ -123,19 +123,33 @@ class ValidationOperation:
         self.parameters = CheckedParameters(
             operation.parameters, uri_parser=operation.uri_parser_class(operation.parameters, operation.body_definition()),
             strict_validation=strict_validation, security_query_params=[])
-        self.consumes = MediaTypeDict([(c.lower(), None) for c in operation.consumes])
+        self.declared = frozenset(c.lower() for c in operation.consumes)
+        self.consumes = MediaTypeDict([(c, None) for c in self.declared])
         self.body_required = bool(operation.request_body.get("required", False))
+        self._bodies: dict[str, tuple[dict[str, Any], bool]] = {}  # declared media type -> (schema, nullable)
+
+    def _body(self, mime_type: str) -> tuple[dict[str, Any], bool]:
+        """The body's schema for a media type, and whether null is allowed: kept for the declared ones."""
+        known = self._bodies.get(mime_type)
+        if known is None:
+            definition = self.operation.body_definition(mime_type)
+            known = (definition.get("schema", {}), utils.is_nullable(definition))
+            if mime_type in self.operation.consumes:
+                self._bodies[mime_type] = known
+        return known
 
     async def __call__(self, scope, receive, send) -> None:
         self.parameters.validate(scope)
-        content_type = utils.extract_content_type(scope["headers"])
+        content_type = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"content-type"),
+                            None)  # ASGI header names are lower case
         mime_type, _ = utils.split_content_type(content_type)
         mime_type = mime_type or (self.operation.consumes[0] if self.operation.consumes else "application/octet-stream")
-        if self.consumes and mime_type.lower() not in self.consumes:
+        lower = mime_type.lower()
+        if self.declared and lower not in self.declared and lower not in self.consumes:
             raise UnsupportedMediaTypeProblem(
                 detail=f"Invalid Content-type ({mime_type}), expected {self.operation.consumes}")
-        schema = self.operation.body_schema(mime_type)
-        if schema and "json" in mime_type.lower():
+        schema, nullable = self._body(mime_type)
+        if schema and "json" in lower:
             exchange = exchange_of(scope)
             raw = exchange.get("body") or b""
             if raw:
@@ -145,7 +159,7 @@ class ValidationOperation:
             else:
                 body = schema.get("default")
             if body is None:
-                if not utils.is_nullable(self.operation.body_definition(mime_type)):
+                if not nullable:
                     raise BadRequestProblem(detail="body: a JSON request body is required")
             else:
                 problems = schema_errors(schema, body)

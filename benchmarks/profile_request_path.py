@@ -16,7 +16,7 @@ import asyncio
 import cProfile
 import io
 import json
-import logging
+import os
 import pstats
 import sys
 import time
@@ -61,9 +61,9 @@ def build_app():
     warnings.filterwarnings("ignore")
     from cloud_backup_mock.config import MockConfig
     from cloud_backup_mock.http.app import create_app
+    from cloud_backup_mock.http.logs import configure_process
 
-    logging.basicConfig(level=logging.INFO, stream=open("/dev/null", "w"),
-                        format="%(asctime)s %(levelname)s %(message)s")
+    configure_process(log_format="text", stream=open(os.devnull, "w"))  # as serve sets up its log
     return create_app(MockConfig(log_format="text"))
 
 

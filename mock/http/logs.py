@@ -147,10 +147,12 @@ class LineWriter:
             pass
 
 
-def configure_process(queue_size: int = QUEUE_SIZE, log_format: str = "text") -> BoundedQueueHandler:
-    """Route the root logger through a bounded queue to a writer thread on stderr, as text or JSON lines."""
+def configure_process(queue_size: int = QUEUE_SIZE, log_format: str = "text",
+                      stream: TextIO | None = None) -> BoundedQueueHandler:
+    """Route the root logger through a bounded queue to a writer thread on ``stream`` (stderr), as text
+    or JSON lines."""
     lines: queue.SimpleQueue = queue.SimpleQueue()
-    writer = LineWriter(lines, JSONLines() if log_format == "json" else TextLines()).start()
+    writer = LineWriter(lines, JSONLines() if log_format == "json" else TextLines(), stream).start()
     atexit.register(writer.stop)  # writes out what is still queued
     queued = BoundedQueueHandler(lines, queue_size)
     lean_log_records()

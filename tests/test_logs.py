@@ -77,6 +77,15 @@ def test_text_lines_read_as_the_logging_modules_own_format_across_seconds():
     for offset in (0.0, 0.25, 0.999, 1.0, 1.5, 61.0):
         record = line("GET /v2/110011/agents", start + offset)
         assert ours.format(record) == plain.format(record)
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        import sys
+
+        failed = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in %s", ("app",),
+                                   sys.exc_info(), sinfo="Stack (most recent call last):\n  here")
+    assert ours.format(failed) == plain.format(logging.makeLogRecord(failed.__dict__ | {"exc_text": None}))
+    assert "ValueError: broken" in ours.format(failed)
 
 
 def test_json_lines_carry_a_requests_fields():

@@ -58,10 +58,10 @@ class BoundedQueueHandler(logging.Handler):
         self.queue.put(record)
 
 
-class TextLines(logging.Formatter):
-    """``FORMAT``; the date and time part of ``asctime`` is made once a second, not for every line."""
+class _Lines(logging.Formatter):
+    """The date and time part of ``asctime`` is made once a second, not for every line."""
 
-    def __init__(self, fmt: str | None = FORMAT):
+    def __init__(self, fmt: str | None = None):
         super().__init__(fmt)
         self._second, self._text = -1, ""
 
@@ -74,12 +74,27 @@ class TextLines(logging.Formatter):
         return self.default_msec_format % (self._text, record.msecs)
 
 
-class JSONLines(TextLines):
-    """One JSON object per line: time, level, logger and message, or a request line's own fields
-    (``extra={"fields": {...}}``) in place of the message."""
+class TextLines(_Lines):
+    """``FORMAT``, put together directly rather than through ``%`` over the record's attributes."""
 
     def __init__(self):
-        super().__init__(None)
+        super().__init__(FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        line = f"{record.asctime} {record.levelname} {record.message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for extra in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if extra:
+                line = f"{line}\n{extra}" if line[-1:] != "\n" else line + extra
+        return line
+
+
+class JSONLines(_Lines):
+    """One JSON object per line: time, level, logger and message, or a request line's own fields
+    (``extra={"fields": {...}}``) in place of the message."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}

@@ -371,7 +371,6 @@ class ProjectWorld:
         """Bring this state to ``version``: the parts that changed since, as :meth:`fields` wrote them
         (None: the part is gone)."""
         self.version = version
-        tokens, requests = False, False  # whether one arrived out of order (older than the newest kept)
         for name, text in fields.items():
             kind, _, key = name.partition(":")
             value = None if text is None else json.loads(text)
@@ -383,11 +382,12 @@ class ProjectWorld:
             elif kind == "t":
                 if value is None:
                     self.tokens.pop(key, None)
-                else:  # a token already kept keeps its place; a new one goes last (the newest)
+                else:  # a token already kept keeps its place; a new one goes in expiry order
                     token = {**value, "expires_at": datetime.fromtimestamp(value["expires_at"], timezone.utc)}
-                    if key not in self.tokens and self.tokens:
-                        tokens = tokens or self.tokens[next(reversed(self.tokens))]["expires_at"] > token["expires_at"]
-                    self.tokens[key] = token
+                    if key in self.tokens:
+                        self.tokens[key] = token
+                    else:
+                        _put_in_order(self.tokens, key, token, _expiry)
             elif kind == "r":
                 request_key = tuple(key.split(":", 1))
                 if value is None:
@@ -395,13 +395,14 @@ class ProjectWorld:
                 else:
                     request = VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"], timezone.utc)})
                     kept = self.requests.get(request_key)
-                    if kept is None and self.requests:
-                        requests = requests or self.requests[next(reversed(self.requests))].created > request.created
                     if request.result is None and (kept is None or kept.result is not None):
                         # waits for its report (again, if a change of this copy that reported it failed);
                         # tick reads it by its id
-                        self.pending.append(request)
-                    self.requests[request_key] = request
+                        _put_in_line(self.pending, request)
+                    if kept is not None:
+                        self.requests[request_key] = request
+                    else:
+                        _put_in_order(self.requests, request_key, request, _creation)
             elif name == "s" and value is not None:
                 self.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
             elif name == "e" and value is not None:
@@ -413,13 +414,36 @@ class ProjectWorld:
             elif name == "add":
                 self.added_documents = {document["name"]: document for document in value or []}
                 self.added = {name: compile_added(document) for name, document in self.added_documents.items()}
-        if tokens:  # oldest first: they are forgotten in that order
-            self.tokens = dict(sorted(self.tokens.items(), key=lambda item: item[1]["expires_at"]))
-        if requests:
-            self.requests = dict(sorted(self.requests.items(), key=lambda item: item[1].created))
-            self.pending = deque(sorted(self.pending, key=lambda request: request.created))
         while len(self.pending) > self.settings.max_vault_requests:
             self.pending.popleft()
+
+
+def _expiry(token: dict[str, Any]) -> datetime:
+    return token["expires_at"]
+
+
+def _creation(request: "VaultRequest") -> datetime:
+    return request.created
+
+
+def _put_in_order(items: dict[Any, Any], key: Any, value: Any, order: Callable[[Any], Any]) -> None:
+    """Add ``key`` to a dict kept oldest first by ``order`` (tokens, vault requests: they are forgotten
+    in that order), after those that are not newer. What another process made meanwhile arrives only a
+    little out of order, so only the few newer entries at the end are moved."""
+    later = []
+    while items and order(items[next(reversed(items))]) > order(value):
+        later.append(items.popitem())
+    items[key] = value
+    for moved_key, moved in reversed(later):
+        items[moved_key] = moved
+
+
+def _put_in_line(pending: deque, request: "VaultRequest") -> None:
+    """Add a request to the ones waiting for their report, oldest first, after those not newer."""
+    place = len(pending)
+    while place and pending[place - 1].created > request.created:
+        place -= 1
+    pending.insert(place, request)
 
 
 def effect_names() -> list[str]:

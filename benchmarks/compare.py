@@ -564,6 +564,19 @@ def write_wrk_script(mix: list[Req]) -> Path:
     return path
 
 
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """``--duration`` and ``--wrk-warmup``: the wrk load behind a throughput figure (see :func:`measure_load`)."""
+    parser.add_argument("--duration", type=int, default=10, help="seconds of measured wrk load (10)")
+    parser.add_argument("--wrk-warmup", type=int, default=5, help="seconds of unmeasured wrk load before it (5)")
+
+
+def measure_load(run: Running, script: Path, args: argparse.Namespace, result: Result) -> None:
+    """A throughput figure: ``args.wrk_warmup`` s unmeasured (the JVM and V8 warm up), then ``args.duration`` s."""
+    if args.wrk_warmup:
+        measure_throughput(run, script, args.wrk_warmup, result, record=False)
+    measure_throughput(run, script, args.duration, result)
+
+
 def measure_throughput(run: Running, script: Path, duration: int, result: Result, record: bool = True) -> None:
     """wrk's requests/s over ``duration`` s; ``record=False`` for the warm-up (answers are still checked)."""
     wrk = shutil.which("wrk")
@@ -628,9 +641,7 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
                 measure_latency(run, mix, args.requests, args.warmup, trial)
                 print(f"  {server.label}: latency p50 {trial.pct(50):.2f} ms, p99 {trial.pct(99):.2f} ms",
                       file=sys.stderr, flush=True)
-                if args.wrk_warmup:
-                    measure_throughput(run, script, args.wrk_warmup, trial, record=False)
-                measure_throughput(run, script, args.duration, trial)
+                measure_load(run, script, args, trial)
                 trial.other_cpu = others.share()
                 trial.rss_bytes = run.rss_bytes()
                 if redis is not None:
@@ -891,8 +902,7 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=5, help="starts per server for the start-up median (5)")
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests for latency (2000)")
     parser.add_argument("--warmup", type=int, default=150, help="unmeasured requests before them (150)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load (10)")
-    parser.add_argument("--wrk-warmup", type=int, default=5, help="seconds of unmeasured wrk load before it (5)")
+    add_load_options(parser)
     parser.add_argument("--retries", type=int, default=2,
                         help="measure a server again when other processes disturbed it (2)")
     parser.add_argument("--max-other-cpu", type=float, default=0.05,

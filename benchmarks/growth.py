@@ -28,7 +28,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import (  # noqa: E402
     AGENT_ID, HOST, PROJECT_ID, ROOT, TOKEN, BenchError, Result, Running, Server, check_exact, free_port,
-    load_spec, measure_throughput, request_mix, send, write_wrk_script,
+    add_load_options, load_spec, measure_load, request_mix, send, write_wrk_script,
 )
 from large_contract import large_contract, operation_count  # noqa: E402
 
@@ -92,8 +92,7 @@ def throughput(args: argparse.Namespace, scenarios: Path) -> tuple[list[float], 
         for n in range(args.rounds):
             for name in (("empty", "grown") if n % 2 == 0 else ("grown", "empty")):
                 result = Result()
-                measure_throughput(runs[name], script, args.wrk_warmup, result, record=False)
-                measure_throughput(runs[name], script, args.duration, result)
+                measure_load(runs[name], script, args, result)
                 if result.failures:
                     raise BenchError(f"{name}: {result.failures[:3]}")
                 figures[name].append(result.rps)
@@ -136,8 +135,7 @@ def compared(figure: str, unit: str, base: tuple[str, list[float]], other: tuple
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="throughput measurements of each world (3)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load per measurement (10)")
-    parser.add_argument("--wrk-warmup", type=int, default=5, help="unmeasured seconds before each (5)")
+    add_load_options(parser)
     parser.add_argument("--starts", type=int, default=7, help="starts with each contract (7)")
     parser.add_argument("--part", choices=["both", "world", "contract"], default="both",
                         help="measure the world's growth, the contract's, or both (both)")

@@ -26,6 +26,11 @@ def test_a_full_queue_drops_lines_and_says_how_many_once_there_is_room():
     notice, record = lines.get_nowait(), lines.get_nowait()
     assert (notice.levelno, notice.getMessage()) == (logging.WARNING, "3 log lines dropped: stderr did not keep up")
     assert record.getMessage() == "request 5" and handler.dropped == 0
+    for n in (6, 7, 8):  # 8 is dropped: the queue holds 2
+        handler.handle(line(f"request {n}"))
+    lines.get_nowait()
+    handler.handle(line("request 9"))  # dropped too: no room for the notice and the line together
+    assert lines.qsize() == 1 and handler.dropped == 2
 
 
 def test_handler_filters_apply():

@@ -32,7 +32,8 @@ class BoundedQueueHandler(logging.Handler):
     """Puts records on a bounded queue for the writer thread; counts the ones that do not fit.
 
     Only the thread that serves requests (the event loop) and, rarely, uvicorn's supervisor log,
-    so the bound is checked without a lock: it may be passed by one record per thread at most."""
+    so the bound is checked without a lock: it may be passed by one record per thread at most. The
+    notice of dropped lines counts within the bound: it goes in only with room for it and the record."""
 
     def __init__(self, lines: queue.SimpleQueue, size: int = QUEUE_SIZE):
         super().__init__()
@@ -48,7 +49,7 @@ class BoundedQueueHandler(logging.Handler):
         return bool(kept)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.queue.qsize() >= self.size:
+        if self.queue.qsize() + (2 if self.dropped else 1) > self.size:
             self.dropped += 1
             return
         if self.dropped:

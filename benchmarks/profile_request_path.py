@@ -38,22 +38,22 @@ LAYERS = [
     ("routing (ours, the route index)", "mock/http/routing.py", "__call__"),
     ("  route index match", "mock/contract/routes.py", "match"),
     ("connexion security middleware", "connexion/middleware/security.py", "__call__"),
-    ("  security: verify (engine.authenticate)", "mock/http/security.py", "verify"),
+    ("  security: verify (the token sent)", "mock/http/security.py", "verify"),
     ("request validation (ours)", "mock/http/validation.py", "__call__"),
     ("  parameter validation", "connexion/validators/parameter.py", "validate"),
     ("  body: parse_json_body", "mock/http/validation.py", "parse_json_body"),
     ("  body: _string_problem", "mock/http/validation.py", "_string_problem"),
     ("  schema checks (contract.schema_errors)", "mock/contract/schemas.py", "schema_errors"),
-    ("connexion context middleware", "connexion/middleware/context.py", "__call__"),
+    ("  exchange: _describe (the engine's part of the request)", "mock/http/exchange.py", "_describe"),
     ("dispatch: EngineOperation", "mock/http/dispatch.py", "__call__"),
-    ("    base_url", "mock/http/dispatch.py", "base_url"),
-    ("    engine.handle", "mock/engine/core.py", "handle"),
-    ("      _chain", "mock/engine/core.py", "_chain"),
+    ("    engine.handle", "mock/engine/engine.py", "handle"),
+    ("      authenticate", "mock/engine/engine.py", "authenticate"),
+    ("      rules.chain", "mock/engine/rules.py", "chain"),
     ("      world.project", "mock/engine/world.py", "project"),
-    ("      _try_rule", "mock/engine/core.py", "_try_rule"),
-    ("      _template_context", "mock/engine/core.py", "_template_context"),
+    ("      rules.walk", "mock/engine/rules.py", "walk"),
+    ("      template_context", "mock/engine/rules.py", "template_context"),
     ("      templating.render", "mock/engine/templating.py", "render"),
-    ("      _respond", "mock/engine/core.py", "_respond"),
+    ("      rules.respond", "mock/engine/rules.py", "respond"),
 ]
 
 
@@ -105,16 +105,22 @@ async def grow(app, reqs) -> None:
     """The world of a sandbox in use for weeks: 10,000 projects with state, 1,000 agents in the project
     under test, and a full journal (as many requests of the mix as it keeps)."""
     engine = app.engine
+    store = engine.store
     for n in range(GROWN_PROJECTS - 1):
-        engine.world.project(f"grown-{n}")
-    world = engine.world.project(PROJECT_ID)
-    world.settings.max_agents = GROWN_AGENTS + 100
+        await store.project(f"grown-{n}")
+    world = await store.project(PROJECT_ID)
     body = engine.contract.operation("registerAgent").request_example
-    while len(world.agents) < GROWN_AGENTS:
-        world.apply("register_agent", {"body": body, "base_url": "http://127.0.0.1:8080"})
+
+    def register(world):
+        world.apply("configure", {"max_agents": GROWN_AGENTS + 100})
+        while len(world.agents) < GROWN_AGENTS:
+            world.apply("register_agent", {"body": body, "base_url": "http://127.0.0.1:8080"})
+
+    await store.transaction(world, register)
     for i in range(engine.limits.journal_entries):
         await call(app, reqs[i % len(reqs)])
-    assert len(engine.world) == GROWN_PROJECTS and len(app.journal) == engine.limits.journal_entries
+    projects, journal = (await store.health())["projects"], await app.journal.stats()
+    assert projects == GROWN_PROJECTS and journal["entries"] == engine.limits.journal_entries
 
 
 async def drive(app, reqs, count: int, profiler: cProfile.Profile | None = None,

@@ -55,7 +55,7 @@ def test_a_refusal_set_up_inline(cloud_backup_mock, agent, client):
 
 
 def test_verification_follows_location_until_the_agent_reports(cloud_backup_mock, agent, client):
-    cloud_backup_mock.world("110011").settings.auto_report_after_seconds = 1.0
+    cloud_backup_mock.configure("110011", auto_report_after_seconds=1.0)
     client.authenticate(agent["id"], agent["password"], HOST)
     assert client.verify_vault_password(agent["id"], "0bff42a526") is True
     reads = cloud_backup_mock.calls("getVaultPasswordVerification")
@@ -65,7 +65,7 @@ def test_verification_follows_location_until_the_agent_reports(cloud_backup_mock
 
 
 def test_invalid_password_and_unencrypted_vault(cloud_backup_mock, agent, client):
-    cloud_backup_mock.world("110011").settings.auto_report_after_seconds = 0
+    cloud_backup_mock.configure("110011", auto_report_after_seconds=0)
     client.authenticate(agent["id"], agent["password"], HOST)
     cloud_backup_mock.use("password-invalid")
     assert client.verify_vault_password(agent["id"], "0bff42") is False

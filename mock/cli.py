@@ -154,7 +154,7 @@ def _state(value: str) -> str:
 
 
 def _shown_state(state: str) -> str:
-    from .engine.state import shown_url  # not redis_store: `serve` runs without the Redis client
+    from .engine import shown_url  # not redis_store: `serve` runs without the Redis client
 
     return state if state == "memory" else shown_url(state)
 

@@ -48,12 +48,6 @@ def routed_operation_id(scope: dict[str, Any]) -> str | None:
     return (scope.get("extensions", {}).get(ROUTING_CONTEXT) or {}).get("operation_id")
 
 
-# Connexion's SecurityMiddleware keeps what the security handler returned under
-# scope["extensions"]["connexion_context"]["token_info"] (ConnexionRequest.context).
-def token_info(scope: dict[str, Any]) -> dict[str, Any] | None:
-    return scope.get("extensions", {}).get("connexion_context", {}).get("token_info")
-
-
 _SPEC_CHECK = threading.Lock()
 
 

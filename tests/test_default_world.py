@@ -123,7 +123,7 @@ def test_tokens(client, mock):
     assert client.get(f"/v2/other/agents/{agent['id']}", headers={"X-Auth-Token": token}).status_code == 401
     unknown = client.get(url, headers={"X-Auth-Token": "not-a-token"})
     assert unknown.status_code == 401 and unknown.json()["message"] == "Missing or invalid X-Auth-Token."
-    mock.world().settings.token_ttl_seconds = 0.001
+    mock.configure(token_ttl_seconds=0.001)
     short = authenticate(client, agent).json()["token"]["id"]
     time.sleep(0.01)  # ten lifetimes
     assert client.get(url, headers={"X-Auth-Token": short}).status_code == 401
@@ -199,7 +199,7 @@ def test_old_password_for_unencrypted_vault_is_the_documented_403(client):
 
 @pytest.mark.in_process
 def test_the_mock_reports_on_the_agents_behalf_after_the_delay(client, mock):
-    mock.world().settings.auto_report_after_seconds = 0
+    mock.configure(auto_report_after_seconds=0)
     response = docs_request(client, "requestVaultPasswordVerification")
     result = client.get(response.headers["location"])
     assert result.status_code == 200 and result.json()["valid"] is True

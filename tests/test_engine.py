@@ -9,9 +9,8 @@ import pytest
 
 from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.contract import schema_errors
-from cloud_backup_mock.engine import Engine, RequestContext, RequestError, build_engine
-from cloud_backup_mock.engine.state import complete
-from cloud_backup_mock.testing import DOCS_AGENT, DOCS_PROJECT
+from cloud_backup_mock.engine import Engine, Request, RequestError, build_engine, complete
+from cloud_backup_mock.testing import DOCS_AGENT, DOCS_PROJECT, DOCS_TOKEN
 
 BASE = "http://mock.test"
 TARGET = "8e84d320-77a9-4eb4-a39d-25878a3b9f16"  # world.yaml: the docs' verification target, vault encrypted
@@ -26,15 +25,24 @@ def engine() -> Engine:
     return Engine(SHIPPED.contract, SHIPPED.scenarios, SHIPPED.seed)
 
 
-def ask(engine, operation_id, body=None, scenario=None, project=DOCS_PROJECT, token=None, **path):
+def ask(engine, operation_id, body=None, scenario=None, project=DOCS_PROJECT, token=DOCS_TOKEN, **path):
     operation = engine.contract.operation(operation_id)
     headers = {"x-mock-scenario": scenario} if scenario else {}
-    context = RequestContext(operation, project, {"project_id": project, **path}, {}, headers, body, BASE, token)
+    context = Request(operation, project, {"project_id": project, **path}, {}, headers, body, BASE, token)
     outcome = asyncio.run(engine.handle(context))
     if outcome.has_body and outcome.body is not None:  # every answer keeps to the contract
         schema = operation.response_schema(outcome.status)
         assert schema is not None and schema_errors(schema, outcome.body) == [], (operation_id, outcome)
     return outcome
+
+
+def project_world(engine, project_id):
+    return complete(engine.store.project(project_id))
+
+
+def change(engine, step, project_id=DOCS_PROJECT):
+    """``step`` applied to the project's state as one change of the store, as a rule's effects are."""
+    return complete(engine.store.transaction(project_world(engine, project_id), step))[1]
 
 
 def example(engine, operation_id, **changes):
@@ -44,11 +52,13 @@ def example(engine, operation_id, **changes):
 
 
 def new_agent(engine, encrypted=False):
-    world = engine.world.project(DOCS_PROJECT)
-    agent = world.apply("register_agent", {"body": example(engine, "registerAgent"), "base_url": BASE})
-    if encrypted:
-        world.apply("set_vault_encrypted", {"agent_id": agent["id"]})
-    return agent
+    def register(world):
+        agent = world.apply("register_agent", {"body": example(engine, "registerAgent"), "base_url": BASE})
+        if encrypted:
+            world.apply("set_vault_encrypted", {"agent_id": agent["id"]})
+        return agent
+
+    return change(engine, register)
 
 
 def docs_credentials(engine, **changes):
@@ -93,12 +103,12 @@ def token_issued(engine):
 
 @case("default#4")
 def agents_full(engine):
-    engine.world.project(DOCS_PROJECT).settings.max_agents = 3
+    change(engine, lambda world: world.apply("configure", {"max_agents": 3}))
     first = ask(engine, "registerAgent", example(engine, "registerAgent"))
     assert first.status == 201
     outcome = ask(engine, "registerAgent", example(engine, "registerAgent"))
     assert outcome.status == 403 and "as many agents" in outcome.body["message"]
-    assert len(engine.world.project(DOCS_PROJECT).agents) == 3
+    assert len(project_world(engine, DOCS_PROJECT).agents) == 3
     return outcome
 
 
@@ -162,8 +172,8 @@ def verification_requested(engine):
 
 
 def created_request(engine, kind):
-    world = engine.world.project(DOCS_PROJECT)
-    return world.apply("create_request", {"kind": kind, "agent_id": DOCS_AGENT, "target_agent_id": TARGET}).id
+    return change(engine, lambda world: world.apply(
+        "create_request", {"kind": kind, "agent_id": DOCS_AGENT, "target_agent_id": TARGET})).id
 
 
 @case("default#12")
@@ -270,12 +280,12 @@ def report_of_unknown_encryption(engine):
 @case("default#25")
 def encryption_reported(engine):
     agent = new_agent(engine)
-    world = engine.world.project(DOCS_PROJECT)
-    request_id = world.apply("create_request", {"kind": "encryption", "agent_id": agent["id"]}).id
+    request_id = change(engine, lambda world: world.apply(
+        "create_request", {"kind": "encryption", "agent_id": agent["id"]})).id
     outcome = ask(engine, "reportVaultEncryption", {"action": "enabled", "succeeded": True}, agent_id=agent["id"],
                   request_id=request_id)
     assert outcome.status == 204
-    assert world.agent(agent["id"])["vault"]["encrypted"] is True
+    assert project_world(engine, DOCS_PROJECT).agent(agent["id"])["vault"]["encrypted"] is True
     return outcome
 
 
@@ -320,7 +330,7 @@ def password_invalid(engine):
 def server_error(engine):
     outcome = ask(engine, "registerAgent", example(engine, "registerAgent"), scenario="server-error")
     assert outcome.status == 500 and "server-error" in outcome.body["message"]
-    assert engine.world.project(DOCS_PROJECT).agents.keys() == {DOCS_AGENT, TARGET}  # nothing registered
+    assert project_world(engine, DOCS_PROJECT).agents.keys() == {DOCS_AGENT, TARGET}  # nothing registered
     return outcome
 
 
@@ -331,7 +341,7 @@ def slow(engine):
     async def sleep(seconds):
         waited.append(seconds)
 
-    engine.sleep = sleep
+    engine.rules.sleep = sleep
     outcome = ask(engine, "getAgent", scenario="slow;seconds=3", agent_id=DOCS_AGENT)
     assert waited == [3] and outcome.status == 200
     return outcome
@@ -367,17 +377,30 @@ def test_every_rule_of_every_shipped_scenario_has_a_case():
     assert rules == set(CASES)
 
 
-def test_unknown_scenario_is_a_request_error_listing_the_known(engine):
-    with pytest.raises(RequestError) as refused:
-        ask(engine, "getAgent", scenario="no-such", agent_id=DOCS_AGENT)
-    assert "unknown scenario 'no-such'" in refused.value.errors[0]
-    assert "default" in refused.value.errors[-1]
+def test_unknown_scenario_is_refused_listing_the_known(engine):
+    outcome = ask(engine, "getAgent", scenario="no-such", agent_id=DOCS_AGENT)
+    assert (outcome.status, outcome.scenario) == (400, "(refused)")
+    assert "unknown scenario 'no-such'" in outcome.body["errors"][0]
+    assert "default" in outcome.body["errors"][-1]
+
+
+def test_the_token_is_checked_before_anything_else(engine):
+    refusal = RequestError("never shown", [])
+    request = Request(engine.contract.operation("getAgent"), DOCS_PROJECT,
+                      {"project_id": DOCS_PROJECT, "agent_id": DOCS_AGENT}, token="wrong", refusal=refusal)
+    outcome = asyncio.run(engine.handle(request))
+    assert outcome.status == 401 and outcome.body["message"] == "Missing or invalid X-Auth-Token."
+    request.token = DOCS_TOKEN  # a valid token: the layers' refusal stands
+    with pytest.raises(RequestError):
+        asyncio.run(engine.handle(request))
+    missing = Request(engine.contract.operation("getAgent"), DOCS_PROJECT, {"agent_id": DOCS_AGENT})
+    assert asyncio.run(engine.handle(missing)).status == 401
 
 
 def test_projects_are_apart(engine):
     ask(engine, "registerAgent", example(engine, "registerAgent"), project="team-a")
-    assert len(engine.world.project("team-a").agents) == 3
-    assert len(engine.world.project("team-b").agents) == 2
+    assert len(project_world(engine, "team-a").agents) == 3
+    assert len(project_world(engine, "team-b").agents) == 2
 
 
 def test_a_header_value_a_template_builds_from_the_request_is_checked():

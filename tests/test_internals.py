@@ -24,14 +24,6 @@ def test_connexion_routed_middlewares_read_our_routing_context():
     assert internals.routed_operation_id(scope) == "someOperation"
 
 
-def test_connexion_keeps_token_info_where_we_read_it():
-    from connexion.lifecycle import ConnexionRequest
-
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
-    ConnexionRequest(scope).context["token_info"] = {"id": "t"}  # what SecurityMiddleware does
-    assert internals.token_info(scope) == {"id": "t"}
-
-
 def test_connexion_spec_check_is_skipped_only_inside_the_block():
     from connexion.spec import OpenAPISpecification
 

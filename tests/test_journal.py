@@ -3,7 +3,8 @@
 import httpx
 
 from cloud_backup_mock.config import MockConfig
-from cloud_backup_mock.engine.journal import Journal
+from cloud_backup_mock.engine import complete
+from cloud_backup_mock.engine.journal import MemoryJournal
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN, MockServer
 
 AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
@@ -58,16 +59,20 @@ def test_journal_stays_bounded():
         assert len(entries) == 5 and [e["id"] for e in entries] == [8, 9, 10, 11, 12]
 
 
+def journal_remove(journal, project_id):
+    return complete(journal.remove(project_id))
+
+
 def test_journal_clear_by_project():
-    journal = Journal(3)
+    journal = MemoryJournal(3)
     for project in ("a", "b", "a"):
         journal.record({"project_id": project, "operation": "getAgent", "status": 200, "time": "2026-01-01T00:00:00Z"})
-    assert journal.clear("a") == 2 and [e["project_id"] for e in journal.entries()] == ["b"]
+    assert journal_remove(journal, "a") == 2 and [e["project_id"] for e in complete(journal.read())] == ["b"]
 
 
 def test_fair_eviction_through_project_changes():
     """Entries of one project, then two, then one again, then two: the heaviest loses, never the quiet one."""
-    journal = Journal(max_entries=10)
+    journal = MemoryJournal(max_entries=10)
 
     def add(project, n):
         for _ in range(n):
@@ -76,9 +81,9 @@ def test_fair_eviction_through_project_changes():
 
     add("noisy", 30)
     add("quiet", 2)
-    assert [len(journal.entries(project_id=p)) for p in ("noisy", "quiet")] == [8, 2]
-    journal.clear("quiet")
+    assert [len(complete(journal.read(project_id=p))) for p in ("noisy", "quiet")] == [8, 2]
+    journal_remove(journal, "quiet")
     add("noisy", 30)
     add("other", 3)
     add("noisy", 5)
-    assert [len(journal.entries(project_id=p)) for p in ("noisy", "other")] == [7, 3] and len(journal) == 10
+    assert [len(complete(journal.read(project_id=p))) for p in ("noisy", "other")] == [7, 3] and complete(journal.stats())["entries"] == 10

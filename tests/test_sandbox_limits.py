@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cloud_backup_mock.engine import complete
 from cloud_backup_mock.config import Limits, MockConfig
 from cloud_backup_mock.shipped import SCENARIOS_DIR
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN, MockServer
@@ -73,10 +74,19 @@ def read_all(sock, timeout=10.0) -> bytes:
 def test_projects_are_bounded_least_recently_used_first():
     with server(max_projects=5) as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
         for n in range(20):
-            assert client.get(f"/v2/p{n}/agents/{DOCS_AGENT}").status_code == 200
+            assert client.post(f"/v2/p{n}/agents", json=register_body()).status_code == 201
             client.get(f"/v2/p0/agents/{DOCS_AGENT}")  # p0 stays in use
-        assert len(mock.engine.world) == 5
-        assert mock.engine.world.peek("p0") is not None and mock.engine.world.peek("p1") is None
+        assert complete(mock.engine.store.health())["projects"] == 5
+        assert complete(mock.engine.store.peek("p0")) is not None and complete(mock.engine.store.peek("p1")) is None
+
+
+def test_projects_only_read_keep_no_state():
+    with server() as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
+        for n in range(50):
+            assert client.get(f"/v2/reader{n}/agents/{DOCS_AGENT}").status_code == 200
+        assert complete(mock.engine.store.health())["projects"] == 0
+        assert client.post("/v2/reader0/agents", json=register_body()).status_code == 201  # a change keeps it
+        assert complete(mock.engine.store.health())["projects"] == 1
 
 
 def test_refused_or_invalid_requests_make_no_state():
@@ -84,7 +94,7 @@ def test_refused_or_invalid_requests_make_no_state():
         for n in range(50):
             assert client.get(f"/v2/new{n}/agents/{DOCS_AGENT}", headers={"X-Auth-Token": "wrong"}).status_code == 401
             assert client.post(f"/v2/bad{n}/agents", json={"name": 1}, headers=AUTH).status_code == 400
-        assert len(mock.engine.world) == 0
+        assert complete(mock.engine.store.health())["projects"] == 0
 
 
 def test_a_string_longer_than_max_field_bytes_is_refused_and_nothing_stored():
@@ -92,7 +102,7 @@ def test_a_string_longer_than_max_field_bytes_is_refused_and_nothing_stored():
         answer = client.post("/v2/110011/agents", json=register_body(name="n" * 1001))
         assert answer.status_code == 400
         assert answer.json()["errors"] == ["name: 1001 bytes is longer than the mock keeps (1000; setting max_field_bytes)"]
-        assert len(mock.engine.world.project("110011").agents) == 2  # the seed's two
+        assert len(mock.world("110011").agents) == 2  # the seed's two
 
 
 def test_a_forwarded_host_that_is_not_a_host_is_not_used():
@@ -125,7 +135,7 @@ def test_journal_is_bounded_by_bytes_and_cuts_bodies():
         for _ in range(40):
             client.post(VERIFY, content=b'{"encrypted_password_hex": "' + b"a" * 30000 + b'"}',
                         headers={"Content-Type": "application/json"})
-        assert 0 < mock.journal.used_bytes <= 64 * 1024
+        assert 0 < complete(mock.journal.stats())["bytes"] <= 64 * 1024
         entry = mock.requests()[-1]
         assert entry["body_size"] == 30000 + 30 and isinstance(entry["body"], str) and len(entry["body"]) == 1024
 
@@ -177,13 +187,13 @@ def test_poison_bodies_are_refused_and_the_journal_still_reads(body):
 
 
 def test_a_journaled_value_json_cannot_carry_is_a_marked_placeholder():
-    from cloud_backup_mock.engine.journal import Journal
+    from cloud_backup_mock.engine.journal import MemoryJournal
 
-    journal = Journal()
+    journal = MemoryJournal()
     journal.record({"time": time.time(), "project_id": "p", "operation": None, "method": "POST", "path": "/x",
                     "query": b"", "headers": [], "body": b'{"a": NaN, "b": 1e999, "c": "\\udc80"}', "status": 400},
                    raw=True)
-    (entry,) = journal.entries()
+    (entry,) = complete(journal.read())
     assert entry["body"] == {"a": "[not representable in JSON: NaN]", "b": "[not representable in JSON: inf]",
                              "c": "[not representable in JSON: \\udc80]"}
     json.dumps(entry, allow_nan=False)
@@ -401,7 +411,7 @@ def test_times_counters_are_bounded_per_project():
     with server(max_counters=3) as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
         for failures in range(1, 20):
             assert client.get(AGENT, headers={"X-Mock-Scenario": f"upstream-unavailable;failures={failures}"}).status_code == 503
-        assert len(mock.engine.world.project("110011").counters) == 3
+        assert len(mock.world("110011").counters) == 3
 
 
 def test_a_refusal_waits_for_the_answer_to_an_earlier_pipelined_request():

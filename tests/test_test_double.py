@@ -169,3 +169,17 @@ def test_a_failing_test_reports_its_exchanges(pytester):
         '    request body:  {"id": "x"}',
         '    response body: {"message": "Invalid request: *',
     ])
+
+
+def test_configure_changes_the_world_through_the_store(client, mock):
+    mock.configure(token_ttl_seconds=0.001)
+    token = client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json()["token"]["id"]
+    assert client.get(AGENT, headers={"X-Auth-Token": token}).status_code == 401  # expired at once
+    with pytest.raises(ValueError, match="unknown setting 'colour'"):
+        mock.configure(colour="red", max_agents=1)
+    assert mock.world().settings.max_agents == 1000  # nothing changed by the refused call
+
+
+def test_change_applies_a_step_as_one_change(mock):
+    count = mock.change(lambda world: world.apply("expire_tokens", {}))
+    assert count == 0 and not mock.world().touched  # the store took what the step touched

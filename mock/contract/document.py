@@ -45,6 +45,7 @@ class Operation:
     method: str
     path: str
     spec: dict[str, Any] = field(repr=False)
+    token_header: str | None = None  # the header of the apiKey the operation requires, if it requires one
 
     @property
     def statuses(self) -> list[int]:
@@ -105,7 +106,8 @@ class Contract:
                     if not isinstance(operation_id, str) or not operation_id:
                         raise ContractError(f"{source}: {method.upper()} {path} has no operationId (a string)")
                     self.operations[operation_id] = Operation(operation_id, method.upper(), path,
-                                                              _with_path_parameters(spec, item))
+                                                              _with_path_parameters(spec, item),
+                                                              _token_header(spec, self.resolved))
         if not self.operations:
             raise ContractError(f"{source}: no operations under 'paths'; nothing to serve")
         self.base_path = base_path_of(document)
@@ -145,6 +147,21 @@ class Contract:
         except KeyError:
             known = ", ".join(sorted(self.operations))
             raise KeyError(f"unknown operation {operation_id!r}; known: {known}") from None
+
+
+def _token_header(spec: dict[str, Any], document: dict[str, Any]) -> str | None:
+    """The header an operation's security asks an API key in (its own requirements, else the document's);
+    None when none does, or when one of its alternatives needs nothing."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    requirements = spec.get("security", document.get("security")) or []
+    if any(not requirement for requirement in requirements):
+        return None
+    for requirement in requirements:
+        for name in requirement:
+            scheme = schemes.get(name) or {}
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                return scheme.get("name")
+    return None
 
 
 def _with_path_parameters(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,12 @@ first read; reads filter a project through its own index and return pages (``lim
 What is shown is always JSON: a value that JSON cannot carry (NaN, an infinite number, a lone
 surrogate) is shown as a marked placeholder. Secret headers (``X-Auth-Token``, ``X-Admin-Token``,
 ``Authorization``, ``Cookie``, ``Proxy-Authorization``) and body fields (``password``), plus any names
-given, are masked as ``***`` in what :meth:`Journal.entries` returns unless ``unmasked_bodies`` asks
+given, are masked as ``***`` in what :meth:`Journal.read` returns unless ``unmasked_bodies`` asks
 for bodies as sent (the test double in the test's own process).
+
+:class:`Journal` is the one interface; the store in use gives its implementation (``Store.journal``):
+:class:`MemoryJournal` here, ``RedisJournal`` in ``redis_store.py``. Both keep the bounds and show
+entries through :class:`JournalFormat`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import re
 import threading
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 from urllib.parse import parse_qs
 
 from .world import iso
@@ -41,7 +45,33 @@ def unshowable(what: str) -> str:
     return f"[not representable in JSON: {what}]"
 
 
-class Journal:
+class Journal(Protocol):
+    """What was sent and answered, bounded; every call may wait for the store that keeps it."""
+
+    size: int  # entries kept at most
+    secret_headers: frozenset[str]
+    secret_fields: frozenset[str]
+
+    async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
+        """Keep a raw entry: ``time`` a POSIX timestamp, ``headers`` ASGI pairs, ``query`` and ``body``
+        bytes, as received (made readable when first read). ``size``: what it holds, when counted already."""
+
+    async def read(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
+                   since: str | None = None, limit: int | None = None, after: int | None = None,
+                   unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
+        """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
+        inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
+
+    async def remove(self, project_id: str | None = None) -> int:
+        """Forget a project's entries (or all); how many there were."""
+
+    async def stats(self) -> dict[str, int]:
+        """``{"entries": N, "bytes": N}`` kept, all projects together."""
+
+
+class JournalFormat:
+    """The bounds and masks of a journal, and how its entries are weighed, filtered and shown."""
+
     def __init__(self, max_entries: int = 1000, max_bytes: int = 16 * 1024 * 1024, body_bytes: int = 64 * 1024,
                  mask: Iterable[str] = ()):
         if max_entries < 1:
@@ -49,48 +79,6 @@ class Journal:
         self.size, self.max_bytes, self.body_bytes = max_entries, max_bytes, body_bytes
         extra = {name.lower() for name in mask}
         self.secret_headers, self.secret_fields = SECRET_HEADERS | extra, frozenset(SECRET_FIELDS | set(mask))
-        self._order: list[dict[str, Any]] = []  # by id; dropped entries stay until compacted (marked "_gone")
-        self._gone = 0
-        self._projects: dict[str | None, deque[dict[str, Any]]] = {}
-        self._weights: dict[str | None, int] = {}
-        self._heaviest: list[tuple[int, int, str | None]] = []  # (-weight, tie, project), refreshed lazily
-        self._tie = itertools.count()
-        self._count = self._bytes = 0
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-
-    # ---- writing (the request path)
-    def record(self, entry: dict[str, Any], raw: bool = False, size: int | None = None) -> dict[str, Any]:
-        """Keep ``entry``. ``raw``: its ``time`` is a POSIX timestamp, its ``headers`` ASGI pairs, its
-        ``query`` and ``body`` bytes, as received; they are made readable when the entry is first read.
-        ``size``: what it holds, in bytes, when the caller has counted it already."""
-        weight = self.weigh(entry, raw, size)
-        with self._lock:
-            entry["id"] = next(self._ids)
-            entry["_weight"] = weight
-            if raw:
-                entry["_raw"] = True
-            project = entry.get("project_id")
-            self._order.append(entry)
-            self._projects.setdefault(project, deque()).append(entry)
-            self._weights[project] = self._weights.get(project, 0) + weight
-            if len(self._projects) == 2 and len(self._projects[project]) == 1:
-                # A second project: pushes stopped while one was alone, so index both afresh.
-                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
-                heapq.heapify(self._heaviest)
-            elif len(self._projects) > 1:  # with one project, it is the heaviest: no heap needed
-                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
-            self._count += 1
-            self._bytes += weight
-            while self._count > self.size or (self._bytes > self.max_bytes and self._count > 1):
-                self._drop_from_heaviest()
-            if self._gone > 64 and self._gone * 2 > len(self._order):
-                self._order = [e for e in self._order if not e.get("_gone")]
-                self._gone = 0
-            if len(self._heaviest) > 4 * len(self._projects) + 64:
-                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
-                heapq.heapify(self._heaviest)
-        return entry
 
     def weigh(self, entry: dict[str, Any], raw: bool, size: int | None) -> int:
         """What keeping ``entry`` costs, in bytes, after its body is cut to ``body_bytes``."""
@@ -99,42 +87,6 @@ class Journal:
             entry["body_size"], entry["body"] = len(body), bytes(body[: self.body_bytes])
             size = None
         return ENTRY_OVERHEAD + (size if size is not None else _weight(entry))
-
-    def _drop_from_heaviest(self) -> None:
-        if len(self._projects) == 1:
-            project = next(iter(self._projects))
-        else:
-            while True:
-                if not self._heaviest:  # pushes stop while one project is alone: index them all again
-                    self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
-                    heapq.heapify(self._heaviest)
-                weight, _, project = heapq.heappop(self._heaviest)
-                if self._weights.get(project) == -weight:
-                    break
-        old = self._projects[project].popleft()
-        old["_gone"] = True
-        self._gone += 1
-        self._count -= 1
-        self._bytes -= old["_weight"]
-        self._weights[project] -= old["_weight"]
-        if self._projects[project]:
-            if len(self._projects) > 1:
-                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
-        else:
-            del self._projects[project], self._weights[project]
-
-    # ---- reading (admin API, test double)
-    def entries(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
-                since: str | None = None, limit: int | None = None, after: int | None = None,
-                unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
-        """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
-        inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
-        with self._lock:
-            if project_id is not None:
-                candidates: list[dict[str, Any]] = list(self._projects.get(project_id, ()))
-            else:
-                candidates = self._order
-            return self.select(candidates, operation, status, since, limit, after, unmasked_bodies, unmasked_headers)
 
     def select(self, candidates: list[dict[str, Any]], operation: str | None = None, status: int | None = None,
                since: str | None = None, limit: int | None = None, after: int | None = None,
@@ -180,7 +132,91 @@ class Journal:
     def _masked_headers(self, headers: dict[str, str]) -> dict[str, str]:
         return {k: (MASKED if (k in self.secret_headers or k == "set-cookie") and v else v) for k, v in headers.items()}
 
-    def clear(self, project_id: str | None = None) -> int:
+
+class MemoryJournal(JournalFormat):
+    """The journal in this process: entries by id, and per project for the fair eviction."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._order: list[dict[str, Any]] = []  # by id; dropped entries stay until compacted (marked "_gone")
+        self._gone = 0
+        self._projects: dict[str | None, deque[dict[str, Any]]] = {}
+        self._weights: dict[str | None, int] = {}
+        self._heaviest: list[tuple[int, int, str | None]] = []  # (-weight, tie, project), refreshed lazily
+        self._tie = itertools.count()
+        self._count = self._bytes = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ---- writing (the request path)
+    async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
+        self.record(entry, raw=True, size=size)
+
+    def record(self, entry: dict[str, Any], raw: bool = False, size: int | None = None) -> dict[str, Any]:
+        """:meth:`add`, at once; an entry that is not ``raw`` is readable already."""
+        weight = self.weigh(entry, raw, size)
+        with self._lock:
+            entry["id"] = next(self._ids)
+            entry["_weight"] = weight
+            if raw:
+                entry["_raw"] = True
+            project = entry.get("project_id")
+            self._order.append(entry)
+            self._projects.setdefault(project, deque()).append(entry)
+            self._weights[project] = self._weights.get(project, 0) + weight
+            if len(self._projects) == 2 and len(self._projects[project]) == 1:
+                # A second project: pushes stopped while one was alone, so index both afresh.
+                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                heapq.heapify(self._heaviest)
+            elif len(self._projects) > 1:  # with one project, it is the heaviest: no heap needed
+                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+            self._count += 1
+            self._bytes += weight
+            while self._count > self.size or (self._bytes > self.max_bytes and self._count > 1):
+                self._drop_from_heaviest()
+            if self._gone > 64 and self._gone * 2 > len(self._order):
+                self._order = [e for e in self._order if not e.get("_gone")]
+                self._gone = 0
+            if len(self._heaviest) > 4 * len(self._projects) + 64:
+                self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                heapq.heapify(self._heaviest)
+        return entry
+
+    def _drop_from_heaviest(self) -> None:
+        if len(self._projects) == 1:
+            project = next(iter(self._projects))
+        else:
+            while True:
+                if not self._heaviest:  # pushes stop while one project is alone: index them all again
+                    self._heaviest = [(-w, next(self._tie), p) for p, w in self._weights.items()]
+                    heapq.heapify(self._heaviest)
+                weight, _, project = heapq.heappop(self._heaviest)
+                if self._weights.get(project) == -weight:
+                    break
+        old = self._projects[project].popleft()
+        old["_gone"] = True
+        self._gone += 1
+        self._count -= 1
+        self._bytes -= old["_weight"]
+        self._weights[project] -= old["_weight"]
+        if self._projects[project]:
+            if len(self._projects) > 1:
+                heapq.heappush(self._heaviest, (-self._weights[project], next(self._tie), project))
+        else:
+            del self._projects[project], self._weights[project]
+
+    # ---- reading (admin API, test double)
+    async def read(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
+                   since: str | None = None, limit: int | None = None, after: int | None = None,
+                   unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            if project_id is not None:
+                candidates: list[dict[str, Any]] = list(self._projects.get(project_id, ()))
+            else:
+                candidates = self._order
+            return self.select(candidates, operation, status, since, limit, after, unmasked_bodies, unmasked_headers)
+
+    async def remove(self, project_id: str | None = None) -> int:
         with self._lock:
             if project_id is None:  # everything (ids go on: a reader's `after` stays valid)
                 deleted = self._count
@@ -195,26 +231,8 @@ class Journal:
             self._bytes -= self._weights.pop(project_id, 0)
             return len(entries)
 
-    @property
-    def used_bytes(self) -> int:
-        return self._bytes
-
-    # ---- the same, as the server uses it (a shared journal answers these over the network)
-    async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
-        """Keep a raw entry (see :meth:`record`)."""
-        self.record(entry, raw=True, size=size)
-
-    async def read(self, **filters: Any) -> list[dict[str, Any]]:
-        return self.entries(**filters)
-
-    async def remove(self, project_id: str | None = None) -> int:
-        return self.clear(project_id)
-
     async def stats(self) -> dict[str, int]:
         return {"entries": self._count, "bytes": self._bytes}
-
-    def __len__(self) -> int:
-        return self._count
 
 
 def _weight(entry: dict[str, Any]) -> int:

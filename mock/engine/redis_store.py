@@ -46,8 +46,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ..config import Limits
-from .journal import ENTRY_OVERHEAD, Journal
-from .state import StoreUnavailable, shown_url
+from . import redis_codec
+from .journal import ENTRY_OVERHEAD, JournalFormat
+from .store import StoreUnavailable, shown_url
 from .world import Clock, ProjectWorld, Seed
 
 log = logging.getLogger("cloud_backup_mock")
@@ -256,13 +257,14 @@ class Redis:
 
 
 class RedisStore:
-    kind = "redis"
+    """Each project's state as one Redis hash (see the module's text), with a copy per process."""
 
     def __init__(self, url: str, seed: Seed, clock: Clock, limits: Limits,
                  compile_added: Callable[[dict[str, Any], str], Any]):
         self.seed, self.clock, self.limits, self._compile = seed, clock, limits, compile_added
         self.redis = Redis(url, limits)
         self._cache: OrderedDict[str, ProjectWorld] = OrderedDict()
+        self._versions: dict[str, str] = {}  # project -> the stored version its copy was read from ("": the seed's)
         self._compiled: OrderedDict[str, Any] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # project -> (lock, [users])
         self._touched: dict[str, float] = {}  # project -> when this process last put it first in the index
@@ -284,27 +286,31 @@ class RedisStore:
         world = self._cache.get(project_id)
         if world is None:
             world = self._cache[project_id] = ProjectWorld(project_id, self.seed, self.clock)
-            world.version = STALE
+            self._versions[project_id] = STALE
             while len(self._cache) > CACHED_PROJECTS:
-                self._cache.popitem(last=False)
+                del self._versions[self._cache.popitem(last=False)[0]]
         self._cache.move_to_end(project_id)
+        versions = self._versions
         for _ in range(MAX_ATTEMPTS):
-            sent = world.version
+            sent = versions[project_id]
             answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also)])
             version = answer[0].decode()
-            if world.version != sent:  # brought up to date (or changed) by another request meanwhile
-                if world.version == version and not also:
+            if versions.get(project_id) != sent:  # brought up to date (or changed) by another request meanwhile
+                if versions.get(project_id) == version and not also:
                     return world
+                versions.setdefault(project_id, STALE)
                 continue  # read again from where the copy is now (with the fields asked for)
+            compile_added = lambda d: self._scenario(d, project_id)  # noqa: E731
             if len(answer) == 1 and version == sent:
                 return world
             if len(answer) == 1:  # Redis has no state of it (new, reset or forgotten): the seed's
                 world.replace(ProjectWorld(project_id, self.seed, self.clock))
             elif len(answer) == 3:
-                world.update(self._fields(answer[1]), version, lambda d: self._scenario(d, project_id))
+                redis_codec.apply(world, self._fields(answer[1]), compile_added)
             else:
-                world.replace(ProjectWorld.from_fields(project_id, self.seed, self.clock, self._fields(answer[1]),
-                                                       version, lambda d: self._scenario(d, project_id)))
+                world.replace(redis_codec.decode(project_id, self.seed, self.clock, self._fields(answer[1]),
+                                                 compile_added))
+            versions[project_id] = version
             return world
         raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times while being read")
 
@@ -313,9 +319,13 @@ class RedisStore:
         return {pairs[i].decode(): None if pairs[i + 1] is None else pairs[i + 1].decode()
                 for i in range(0, len(pairs), 2) if pairs[i] != b"v"}
 
-    async def peek(self, project_id: str) -> ProjectWorld:
-        """The project's state; one Redis has not seen is the seed's, kept in this process only."""
-        return await self.project(project_id)
+    async def peek(self, project_id: str) -> ProjectWorld | None:
+        world = await self.project(project_id)
+        return None if self._versions.get(project_id) == "" else world
+
+    def version(self, project_id: str) -> str | None:
+        """The stored version this process's copy of the project was read from ("": Redis has none)."""
+        return self._versions.get(project_id)
 
     def _scenario(self, document: dict[str, Any], project_id: str) -> Any:
         text = json.dumps(document, sort_keys=True)
@@ -339,20 +349,21 @@ class RedisStore:
                     for attempt in range(MAX_ATTEMPTS):
                         try:
                             result = step(world)
-                            if not world.changed or await self._commit(world, holder):
-                                world.changed.clear()
+                            if not world.touched or await self._commit(world, holder):
+                                world.touched.clear()
                                 return world, result
                         except BaseException:
-                            world.version, world.changed = STALE, set()  # changed here, maybe not in Redis
+                            self._versions[project_id], world.touched = STALE, set()  # changed here, maybe not in Redis
                             raise
                         # Another process wrote it first: read what it changed, and ours again, then redo.
-                        touched, world.changed = world.changed, set()
+                        touched = redis_codec.field_names(world, world.touched)
+                        world.touched = set()
                         try:
                             if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
                                 holder = await self._lock(project_id)  # others' changes now wait for this one
                             world = await self.project(project_id, also=touched)
                         except BaseException:
-                            world.version = STALE  # the failed change is still in the copy: read it whole
+                            self._versions[project_id] = STALE  # the failed change is still in the copy: read it whole
                             raise
                     raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
                 finally:
@@ -376,15 +387,16 @@ class RedisStore:
         return holder
 
     async def _commit(self, world: ProjectWorld, holder: str = "") -> bool:
-        fields = world.fields(world.changed) if world.version else world.fields()
+        stored = self._versions.get(world.project_id, STALE)
+        fields = redis_codec.encode(world, redis_codec.field_names(world, world.touched if stored else None))
         deleted = [name for name, value in fields.items() if value is None]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
 
-        calls = [("commit", self.keys(world.project_id), [world.version, version, len(deleted), *deleted, *pairs,
+        calls = [("commit", self.keys(world.project_id), [stored, version, len(deleted), *deleted, *pairs,
                                                           CHANGE_LOG, holder])]
         now = time.time()
-        touch = not world.version or now - self._touched.get(world.project_id, 0) > TOUCH_EVERY
+        touch = not stored or now - self._touched.get(world.project_id, 0) > TOUCH_EVERY
         if touch:  # the project's place in the index (least recently changed first out), not at every change
             calls.append(("touch", self._meta, [project_tag(world.project_id), int(now * 1000),
                                                 self.limits.max_projects]))
@@ -397,7 +409,7 @@ class RedisStore:
         for tag in forgotten:  # one call per project: its keys share a slot, two projects' may not
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape"))))
         if written:
-            world.version = version
+            self._versions[world.project_id] = version
         return bool(written)
 
     async def reserve_added(self, project_id: str, count: int) -> bool:
@@ -409,6 +421,7 @@ class RedisStore:
             await self.redis.script("forget", self._meta, [project_tag(project_id)])
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(project_id)))
             self._cache.pop(project_id, None)
+            self._versions.pop(project_id, None)
             return
         tags = await self.redis.call(lambda: self.redis.client.zrange(self._meta[0], 0, -1))
 
@@ -422,6 +435,7 @@ class RedisStore:
             await self.redis.call(delete_all)
         await self.redis.call(lambda: self.redis.client.delete(*self._meta))
         self._cache.clear()
+        self._versions.clear()
 
     # ---- the rest
     async def health(self) -> dict[str, Any]:
@@ -429,8 +443,8 @@ class RedisStore:
         try:
             projects = await self.redis.call(lambda: self.redis.client.zcard(self._meta[0]))
         except StoreUnavailable as exc:
-            return {"kind": self.kind, "status": "unavailable", "url": self.redis.url, "error": str(exc)}
-        return {"kind": self.kind, "status": "ok", "url": self.redis.url, "projects": projects,
+            return {"kind": "redis", "status": "unavailable", "url": self.redis.url, "error": str(exc)}
+        return {"kind": "redis", "status": "ok", "url": self.redis.url, "projects": projects,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
     def journal(self, mask: list[str]) -> "RedisJournal":
@@ -440,7 +454,7 @@ class RedisStore:
         await self.redis.client.aclose()
 
 
-class RedisJournal(Journal):
+class RedisJournal(JournalFormat):
     """The journal (see ``journal.py``) kept in Redis, with the same bounds, eviction and reading.
 
     Entries recorded while a write is on its way go together in the next one (one round trip for all

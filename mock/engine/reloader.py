@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .core import Engine
+from .engine import Engine
 from .scenarios import ScenarioError, load_directory
 
 log = logging.getLogger("cloud_backup_mock")

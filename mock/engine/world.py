@@ -7,7 +7,6 @@ Scenario rules read it through template helpers and change it through named effe
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -20,6 +19,8 @@ from ..contract.routes import path_segment
 from ..yaml_files import YAMLError, load_yaml
 
 Clock = Callable[[], datetime]
+# The parts of a project's state a change can touch (``ProjectWorld.touched``); keyed ones name the record.
+PARTS = ("agent", "token", "vault_request", "settings", "events", "selections", "added", "counts")
 # Kept on an agent's record, never shown: the registration fingerprint the token request compares.
 PRIVATE_AGENT_FIELDS = {"fingerprint"}
 
@@ -106,15 +107,13 @@ class ProjectWorld:
     """One project's state: its world (agents, tokens, vault requests, settings) and what it has chosen
     (scenario selections, scenarios added at run time, ``times`` counts).
 
-    Every change names the part it touched in :attr:`changed` (see :meth:`field`), so a shared store
-    writes only those parts; ``version`` is the stored state this one was read from ("" when it was
-    made from the seed)."""
+    Every change names the record it touched in :attr:`touched` (``(part, key)``, one of :data:`PARTS`),
+    whoever keeps the state decides what to do with that; this class knows nothing of how it is kept."""
 
     def __init__(self, project_id: str, seed: Seed, clock: Clock = utc_now, empty: bool = False):
         self.project_id, self.settings, self.clock = project_id, copy.deepcopy(seed.settings), clock
         self.lock = threading.RLock()
-        self.version = ""
-        self.changed: set[str] = set()
+        self.touched: set[tuple[str, Any]] = set()
         self.agents: dict[str, dict[str, Any]] = {}
         # Insertion-ordered, so the oldest entries are at the front: state stays bounded in long-lived sandboxes.
         self.tokens: dict[str, dict[str, Any]] = {}
@@ -177,7 +176,7 @@ class ProjectWorld:
             if oldest["expires_at"] > now and len(self.tokens) <= self.settings.max_tokens:
                 break
             del self.tokens[oldest["id"]]
-            self.changed.add(f"t:{oldest['id']}")
+            self.touch("token", oldest["id"])
         delay = self.settings.auto_report_after_seconds
         if delay is None:
             return
@@ -237,20 +236,20 @@ class ProjectWorld:
             "fingerprint": fingerprint,
         }
         self.agents[agent_id] = record
-        self.changed.add(f"a:{agent_id}")
+        self.touch("agent", agent_id)
         return record
 
     def effect_issue_token(self, agent_id: str | None = None) -> dict[str, Any]:
         expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
         token = {"id": str(uuid.uuid4()), "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
         self.tokens[token["id"]] = token
-        self.changed.add(f"t:{token['id']}")
+        self.touch("token", token["id"])
         self.tick()  # forget the oldest past max_tokens
         return token
 
     def effect_expire_tokens(self) -> int:
         count = len(self.tokens)
-        self.changed.update(f"t:{token_id}" for token_id in self.tokens)
+        self.touched.update(("token", token_id) for token_id in self.tokens)
         self.tokens.clear()
         return count
 
@@ -259,7 +258,7 @@ class ProjectWorld:
         if agent is None:
             raise EffectError(f"effect 'set_vault_encrypted': no agent {agent_id!r} in project {self.project_id!r}")
         agent["vault"]["encrypted"] = bool(encrypted)
-        self.changed.add(f"a:{agent_id}")
+        self.touch("agent", agent_id)
         return agent["vault"]["encrypted"]
 
     def effect_create_request(self, kind: str, agent_id: str, target_agent_id: str | None = None) -> VaultRequest:
@@ -272,11 +271,11 @@ class ProjectWorld:
         request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
         self.requests[(kind, request.id)] = request
         self.pending.append(request)
-        self.changed.add(f"r:{kind}:{request.id}")
+        self.touch("vault_request", (kind, request.id))
         while len(self.requests) > self.settings.max_vault_requests:
             oldest = next(iter(self.requests))
             del self.requests[oldest]
-            self.changed.add(f"r:{oldest[0]}:{oldest[1]}")
+            self.touch("vault_request", oldest)
         while len(self.pending) > self.settings.max_vault_requests:
             self.pending.popleft()  # forgotten already, or the oldest not reported: both go
         return request
@@ -293,16 +292,16 @@ class ProjectWorld:
             raise EffectError(f"effect 'configure': unknown setting {unknown[0]!r}")
         for name, value in settings.items():
             setattr(self.settings, name, value)
-        self.changed.add("s")
+        self.touch("settings")
         return dict(settings)
 
     def _event(self) -> str:
         self.event_counter += 1
-        self.changed.add("e")
+        self.touch("events")
         return str(self.event_counter)
 
     def _report_verification(self, request: VaultRequest, verified: bool) -> dict[str, Any]:
-        self.changed.add(f"r:{request.kind}:{request.id}")
+        self.touch("vault_request", (request.kind, request.id))
         request.result = {
             "id": self._event(), "time": iso(self.clock()), "event": "vault_password_verified",
             "agent": {"id": request.agent_id}, "request_id": request.id, "valid": bool(verified),
@@ -310,7 +309,7 @@ class ProjectWorld:
         return request.result
 
     def _report_encryption(self, request: VaultRequest, action: str, succeeded: bool) -> dict[str, Any]:
-        self.changed.add(f"r:{request.kind}:{request.id}")
+        self.touch("vault_request", (request.kind, request.id))
         request.result = {
             "id": self._event(), "time": iso(self.clock()),
             "event": "vault_encryption_changed" if action == "changed" else "vault_encryption_enabled",
@@ -318,132 +317,49 @@ class ProjectWorld:
         }
         if succeeded and action == "enabled" and self.agent(request.target_agent_id) is not None:
             self.agents[request.target_agent_id]["vault"]["encrypted"] = True
-            self.changed.add(f"a:{request.target_agent_id}")
+            self.touch("agent", request.target_agent_id)
         return request.result
 
-    # ---- what a shared store keeps: each part of the state as one named field of JSON text
-    def fields(self, names: set[str] | None = None) -> dict[str, str | None]:
-        """The parts named (default: all) as field name -> JSON text; None for a part that is gone."""
-        if names is None:
-            names = {"s", "e", "sel", "add", "c"} | {f"a:{i}" for i in self.agents} | {
-                f"t:{i}" for i in self.tokens} | {f"r:{k}:{i}" for k, i in self.requests}
-        return {name: self.field(name) for name in names}
+    # ---- choices: which scenarios answer for the project
+    def select(self, selections: list[tuple[str, dict[str, Any]]]) -> None:
+        """The project's scenario selections from now on; its ``times`` counts start again."""
+        self.active = list(selections)
+        self.counters.clear()
+        self.touched.update((("selections", None), ("counts", None)))
 
-    def field(self, name: str) -> str | None:
-        kind, _, key = name.partition(":")
-        if kind == "a":
-            value = self.agents.get(key)
-        elif kind == "t":
-            token = self.tokens.get(key)
-            value = None if token is None else {**token, "expires_at": token["expires_at"].timestamp()}
-        elif kind == "r":
-            request = self.requests.get(tuple(key.split(":", 1)))
-            value = None if request is None else {**request.__dict__, "created": request.created.timestamp()}
-        elif name == "s":
-            value = {**self.settings.__dict__, "always_valid_tokens": list(self.settings.always_valid_tokens)}
-        elif name == "e":
-            value = self.event_counter
-        elif name == "sel":
-            value = [[n, p] for n, p in self.active]
-        elif name == "add":
-            value = list(self.added_documents.values())
-        elif name == "c":
-            value = [[list(k[:2]) + [list(map(list, k[2]))], n] for k, n in self.counters.items()]
-        else:
-            raise KeyError(name)
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+    def add_scenario(self, name: str, scenario: Any, document: dict[str, Any], most: int) -> bool:
+        """Try ``scenario`` first from now on (a name added before is replaced); False, changing nothing,
+        when the project has ``most`` added already. Its ``times`` counts start again."""
+        if name not in self.added and len(self.added) >= most:
+            return False
+        self.added.pop(name, None)
+        self.added_documents.pop(name, None)
+        self.added[name], self.added_documents[name] = scenario, document
+        self.counters.clear()
+        self.touched.update((("added", None), ("counts", None)))
+        return True
+
+    def take_turn(self, key: tuple, times: int, most_counts: int) -> bool:
+        """One of the ``times`` turns of the rule ``key``; False when all were taken. At most
+        ``most_counts`` counts are kept: the least recently used is forgotten (it starts again)."""
+        used = self.counters.get(key, 0)
+        if used >= times:
+            return False
+        self.counters[key] = used + 1
+        self.counters.move_to_end(key)
+        self.touch("counts")
+        while len(self.counters) > most_counts:
+            self.counters.popitem(last=False)
+        return True
+
+    def touch(self, part: str, key: Any = None) -> None:
+        self.touched.add((part, key))
 
     def replace(self, other: "ProjectWorld") -> None:
         """Become ``other`` (same project), in place: whoever holds this object sees the new state."""
         lock = self.lock
         self.__dict__.update(other.__dict__)
         self.lock = lock
-
-    @classmethod
-    def from_fields(cls, project_id: str, seed: Seed, clock: Clock, fields: dict[str, str], version: str,
-                    compile_added: Callable[[dict[str, Any]], Any]) -> "ProjectWorld":
-        """The state :meth:`fields` wrote (``compile_added`` makes a scenario of an added document)."""
-        world = cls(project_id, seed, clock, empty=True)
-        world.update(fields, version, compile_added)
-        return world
-
-    def update(self, fields: dict[str, str | None], version: str, compile_added: Callable[[dict[str, Any]], Any]) -> None:
-        """Bring this state to ``version``: the parts that changed since, as :meth:`fields` wrote them
-        (None: the part is gone)."""
-        self.version = version
-        for name, text in fields.items():
-            kind, _, key = name.partition(":")
-            value = None if text is None else json.loads(text)
-            if kind == "a":
-                if value is None:
-                    self.agents.pop(key, None)
-                else:
-                    self.agents[key] = value
-            elif kind == "t":
-                if value is None:
-                    self.tokens.pop(key, None)
-                else:  # a token already kept keeps its place; a new one goes in expiry order
-                    token = {**value, "expires_at": datetime.fromtimestamp(value["expires_at"], timezone.utc)}
-                    if key in self.tokens:
-                        self.tokens[key] = token
-                    else:
-                        _put_in_order(self.tokens, key, token, _expiry)
-            elif kind == "r":
-                request_key = tuple(key.split(":", 1))
-                if value is None:
-                    self.requests.pop(request_key, None)
-                else:
-                    request = VaultRequest(**{**value, "created": datetime.fromtimestamp(value["created"], timezone.utc)})
-                    kept = self.requests.get(request_key)
-                    if request.result is None and (kept is None or kept.result is not None):
-                        # waits for its report (again, if a change of this copy that reported it failed);
-                        # tick reads it by its id
-                        _put_in_line(self.pending, request)
-                    if kept is not None:
-                        self.requests[request_key] = request
-                    else:
-                        _put_in_order(self.requests, request_key, request, _creation)
-            elif name == "s" and value is not None:
-                self.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
-            elif name == "e" and value is not None:
-                self.event_counter = value
-            elif name == "sel":
-                self.active = [(n, p) for n, p in value or []]
-            elif name == "c":
-                self.counters = OrderedDict(((k[0], k[1], tuple(map(tuple, k[2]))), n) for k, n in value or [])
-            elif name == "add":
-                self.added_documents = {document["name"]: document for document in value or []}
-                self.added = {name: compile_added(document) for name, document in self.added_documents.items()}
-        while len(self.pending) > self.settings.max_vault_requests:
-            self.pending.popleft()
-
-
-def _expiry(token: dict[str, Any]) -> datetime:
-    return token["expires_at"]
-
-
-def _creation(request: "VaultRequest") -> datetime:
-    return request.created
-
-
-def _put_in_order(items: dict[Any, Any], key: Any, value: Any, order: Callable[[Any], Any]) -> None:
-    """Add ``key`` to a dict kept oldest first by ``order`` (tokens, vault requests: they are forgotten
-    in that order), after those that are not newer. What another process made meanwhile arrives only a
-    little out of order, so only the few newer entries at the end are moved."""
-    later = []
-    while items and order(items[next(reversed(items))]) > order(value):
-        later.append(items.popitem())
-    items[key] = value
-    for moved_key, moved in reversed(later):
-        items[moved_key] = moved
-
-
-def _put_in_line(pending: deque, request: "VaultRequest") -> None:
-    """Add a request to the ones waiting for their report, oldest first, after those not newer."""
-    place = len(pending)
-    while place and pending[place - 1].created > request.created:
-        place -= 1
-    pending.insert(place, request)
 
 
 def effect_names() -> list[str]:
@@ -461,18 +377,36 @@ class World:
         self._lock = threading.Lock()
 
     def project(self, project_id: str) -> ProjectWorld:
+        """The project's world, kept from now on (made from the seed if it has none)."""
         with self._lock:
             world = self._projects.get(project_id)
             if world is not None:
                 self._projects.move_to_end(project_id)
                 return world
-            world = self._projects[project_id] = ProjectWorld(project_id, self.seed, self.clock)
+        return self.keep(ProjectWorld(project_id, self.seed, self.clock))
+
+    def keep(self, world: ProjectWorld) -> ProjectWorld:
+        """Keep ``world`` as its project's (the one kept already, if another came first)."""
+        with self._lock:
+            kept = self._projects.get(world.project_id)
+            if kept is not None:
+                self._projects.move_to_end(world.project_id)
+                return kept
+            self._projects[world.project_id] = world
             forgotten = []
             while len(self._projects) > self.max_projects:
                 forgotten.append(self._projects.popitem(last=False)[1])
         for old in forgotten:
             self.on_forget(old)
         return world
+
+    def seen(self, project_id: str) -> ProjectWorld | None:
+        """The project's world if it has one, as recently used; never makes one."""
+        with self._lock:
+            world = self._projects.get(project_id)
+            if world is not None:
+                self._projects.move_to_end(project_id)
+            return world
 
     def peek(self, project_id: str) -> ProjectWorld | None:
         """The project's world if it has one; never makes one."""

@@ -6,11 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import error_document
-from ..engine import Engine, RequestError
-from ..engine.journal import Journal
-from ..engine.scenarios import ScenarioError
-from ..engine.state import StoreUnavailable
-from ..engine.verification import UnknownOperation, known_operation, verify
+from ..engine import (Engine, Journal, RequestError, ScenarioError, StoreUnavailable, UnknownOperation,
+                      known_operation, verify)
 
 Answer = tuple[int, dict[str, Any]]
 PAGE = 100  # journal entries per page unless the caller asks for another number (at most 1000)

@@ -1,52 +1,32 @@
-"""The innermost ASGI app: a routed, authenticated and validated request is answered here, by the
-engine for the contract's operations or by :class:`Admin` for the admin API's.
-
-Everything it needs is already in the scope: the operation (routing context), the path parameters,
-the token's info (security) and the parsed body (validation, in the exchange).
-"""
+"""The innermost ASGI app: a routed and validated request is answered here, by the engine for the
+contract's operations or by :class:`Admin` for the admin API's. Everything it needs is in the
+request the layers above filled in (:func:`request_of`)."""
 
 from __future__ import annotations
 
 import hmac
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..contract import Contract, error_json
-from ..engine import Engine, Outcome, RequestContext, RequestError
-from ..internals import routed_operation_id, token_info
+from ..contract import Contract
+from ..engine import Engine, Outcome
+from ..internals import routed_operation_id
 from .admin import Admin
-from .exchange import exchange_of, send_answer, send_error
+from .exchange import request_of, send_answer, send_error
 
 _JSON = [(b"content-type", b"application/json")]
 
 
 class EngineOperation:
-    """One operation of the contract, answered by the engine."""
+    """One operation of the contract, answered by the engine from the request the layers filled in."""
 
-    def __init__(self, engine: Engine, operation_id: str):
-        self.engine, self.operation_id = engine, operation_id
-        self.operation = engine.contract.operation(operation_id)
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     async def __call__(self, scope, receive, send) -> None:
-        path_params = dict(scope.get("path_params") or {})
-        project_id = str(path_params.get("project_id", ""))
-        exchange = exchange_of(scope)
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        context = RequestContext(
-            operation=self.operation, project_id=project_id, path_params=path_params,
-            query=parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
-            headers=headers, body=exchange.get("json"), base_url=base_url(scope, headers), token=token_info(scope),
-            world=exchange.get("world"),
-        )
-        try:
-            outcome = await self.engine.handle(context)
-        except RequestError as exc:
-            exchange["scenario"] = "(refused)"
-            await send_answer(send, 400, _JSON, error_json(exc.message, exc.errors))
-            return
-        exchange.update(scenario=outcome.scenario, rule=outcome.rule, drop=outcome.drop)
+        request = request_of(scope)
+        outcome = request.outcome = await self.engine.handle(request)
         if outcome.drop:  # the exchange middleware hangs up instead of sending this
             await send_answer(send, 204, [], b"")
             return
@@ -80,7 +60,7 @@ class AdminOperation:
             if value is not None:
                 arguments[name] = int(value) if kind == "integer" else value
         if self.takes_body:
-            arguments["body"] = exchange_of(scope).get("json")
+            arguments["body"] = request_of(scope).body
         status, document = await self.handler(**arguments)
         await send_answer(send, status, _JSON, json.dumps(document).encode())
 
@@ -103,22 +83,3 @@ def _encode(outcome: Outcome) -> tuple[list[tuple[bytes, bytes]], bytes]:
     if not any(k == b"content-type" for k, _ in headers):
         headers += _JSON
     return headers, json.dumps(outcome.body).encode()
-
-
-_HOST = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
-_SCHEMES = ("http", "https")
-
-
-def base_url(scope, headers: dict[str, str]) -> str:
-    """Scheme and host the client used, honouring a proxy's X-Forwarded-Proto and X-Forwarded-Host. A
-    value that is not a host name (or address) and port is not used: it would go into every URL the
-    mock hands out."""
-    scheme = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    if scheme not in _SCHEMES:
-        scheme = scope.get("scheme") or "http"
-    for candidate in (headers.get("x-forwarded-host"), headers.get("host")):
-        host = (candidate or "").split(",")[0].strip()
-        if host and _HOST.match(host):
-            return f"{scheme}://{host}"
-    server = scope.get("server") or ("127.0.0.1", 80)
-    return f"{scheme}://{server[0]}:{server[1]}"

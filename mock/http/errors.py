@@ -10,8 +10,8 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from ..contract import error_json
-from ..engine.state import RETRY_AFTER_SECONDS, StoreUnavailable
-from .exchange import exchange_of
+from ..engine import RETRY_AFTER_SECONDS, StoreUnavailable
+from .exchange import request_of
 
 log = logging.getLogger("cloud_backup_mock")
 
@@ -50,7 +50,7 @@ async def unhandled_error(request: ConnexionRequest, exc: Exception) -> Connexio
 
 
 async def store_unavailable(request: ConnexionRequest, exc: StoreUnavailable) -> ConnexionResponse:
-    exchange_of(request.scope)["store_unavailable"] = True  # the journal is in that store: not recorded
+    request_of(request.scope).store_unavailable = True  # the journal is in that store: not recorded
     return error_response(503, "The mock's shared state store cannot be reached; try again shortly.", [str(exc)],
                           {"Retry-After": str(RETRY_AFTER_SECONDS)})
 

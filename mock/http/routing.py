@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..contract import RouteIndex
 from ..internals import set_routing_context
-from .exchange import exchange_of, send_answer, send_error
+from .exchange import request_of, send_answer, send_error
 
 
 def method_not_allowed(method: str, path: str, allowed: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -28,7 +28,7 @@ class RoutingMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        match = exchange_of(scope).get("match") or self.routes.match(method, path)
+        match = request_of(scope).match or self.routes.match(method, path)
         if match.found:
             scope.setdefault("path_params", {}).update(match.params)
             set_routing_context(scope, match.route.base_path, match.operation_id)

@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
     class pickles by name)."""
     if name != "WorkerProtocol":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..engine.core import limits_of
+    from ..engine import limits_of
 
     protocol = guarded_protocol(limits_of(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])), refusal)
     protocol.__module__, protocol.__qualname__ = __name__, "WorkerProtocol"

@@ -5,7 +5,9 @@ its schema, every problem reported with the field it concerns.
 It stands where Connexion's ``RequestValidationMiddleware`` stands and is built the same way (a
 routed middleware whose API makes one operation object per operationId), but each operation keeps
 its parameter validator instead of building one per request, and the body is the one the exchange
-layer already read: parsed once, here, and left in the exchange for the engine.
+layer already read: parsed once, here, and left in the request for the engine. A contract operation's
+request that does not validate is not answered here: the engine refuses it with this error once it
+has checked the token.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from typing import Any
 
 from connexion import utils
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
+from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
 from connexion.validators import ParameterValidator
 
 from ..contract import field_path, schema_errors
-from .exchange import exchange_of
+from .exchange import request_of
 
 _CHARSET = re.compile(r";\s*charset\s*=\s*([^;\s]+)", re.I)
 
@@ -139,6 +141,17 @@ class ValidationOperation:
         return known
 
     async def __call__(self, scope, receive, send) -> None:
+        request = request_of(scope)
+        try:
+            self._validate(scope, request)
+        except ProblemException as problem:
+            if request.operation is None:
+                raise
+            request.refusal = problem  # the engine raises it once the token is checked
+        await self.next_app(scope, receive, send)
+
+    def _validate(self, scope, request) -> None:
+        """The request's parameters, media type and JSON body; its parsed body goes in ``request.body``."""
         self.parameters.validate(scope)
         content_type = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"content-type"),
                             None)  # ASGI header names are lower case
@@ -150,8 +163,7 @@ class ValidationOperation:
                 detail=f"Invalid Content-type ({mime_type}), expected {self.operation.consumes}")
         schema, nullable = self._body(mime_type)
         if schema and "json" in lower:
-            exchange = exchange_of(scope)
-            raw = exchange.get("body") or b""
+            raw = request.raw_body or b""
             if raw:
                 body = parse_json_body(raw, content_type, self.max_field_bytes)
             elif schema.get("default") is None and self.body_required:
@@ -167,8 +179,7 @@ class ValidationOperation:
                     problem = BadRequestProblem(detail=problems[0])
                     problem.ext = {"errors": problems}
                     raise problem
-            exchange["json"] = body  # the engine and the admin API take it from here
-        await self.next_app(scope, receive, send)
+            request.body = body  # the engine and the admin API take it from here
 
 
 class ValidationAPI(RoutedAPI[ValidationOperation]):

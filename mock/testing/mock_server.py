@@ -12,17 +12,19 @@ The pytest plugin (``cloud_backup_mock.testing.plugin``) hands the same object t
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ..config import MockConfig
 from ..engine.samples import sample_body
 from ..engine.scenarios import ScenarioError
-from ..engine.state import complete
+from ..engine import complete
 from ..engine.verification import known_operation, short_json, verify
-from ..engine.world import ProjectWorld
+from ..engine.world import EffectError, ProjectWorld
 from ..http.app import create_app
 from ..http.server import BackgroundServer
 from . import DOCS_PROJECT
+
+T = TypeVar("T")
 
 
 class MockServer:
@@ -57,7 +59,7 @@ class MockServer:
     def reset(self, project_id: str | None = None) -> None:
         """Forget state, active scenarios and journal entries (of one project, or all)."""
         complete(self.engine.reset(project_id))
-        self.journal.clear(project_id)
+        complete(self.journal.remove(project_id))
 
     def use(self, *scenarios: str, project_id: str = DOCS_PROJECT) -> None:
         """Make these scenarios answer first for ``project_id`` (``"name;key=value"`` sets a parameter);
@@ -65,7 +67,12 @@ class MockServer:
         complete(self.engine.set_project_scenarios(project_id, list(scenarios)))
 
     def world(self, project_id: str = DOCS_PROJECT) -> ProjectWorld:
-        return self.engine.world.project(project_id)
+        """The project's state, to read (change it with the helpers below)."""
+        return complete(self.engine.store.project(project_id))
+
+    def change(self, step: Callable[[ProjectWorld], T], project_id: str = DOCS_PROJECT) -> T:
+        """Apply ``step`` to the project's state as one change of the store (as a request's effects are)."""
+        return complete(self.engine.store.transaction(self.world(project_id), step))[1]
 
     def register_agent(self, project_id: str = DOCS_PROJECT, *, encrypted: bool = False,
                        fingerprint: str = "arbitrary-string-determined-by-agent", **fields: Any) -> dict[str, Any]:
@@ -74,17 +81,26 @@ class MockServer:
         body = copy.deepcopy(self.engine.contract.operation("registerAgent").request_example)
         body["host"]["fingerprint"] = fingerprint
         body.update(fields)
-        world = self.world(project_id)
-        with world.lock:
+
+        def register(world: ProjectWorld) -> dict[str, Any]:
             agent = world.apply("register_agent", {"body": body, "base_url": self.url})
             if encrypted:
                 world.apply("set_vault_encrypted", {"agent_id": agent["id"], "encrypted": True})
-        return copy.deepcopy(agent)
+            return copy.deepcopy(agent)
+
+        return self.change(register, project_id)
+
+    def configure(self, project_id: str = DOCS_PROJECT, **settings: Any) -> None:
+        """Change the project's world settings (``world.yaml``'s names, e.g. ``auto_report_after_seconds=0``);
+        an unknown name raises ValueError naming it, and nothing changes."""
+        try:
+            self.change(lambda world: world.apply("configure", settings), project_id)
+        except EffectError as exc:
+            raise ValueError(str(exc)) from None
 
     def encrypt_vault(self, agent_id: str, project_id: str = DOCS_PROJECT, encrypted: bool = True) -> None:
-        world = self.world(project_id)
-        with world.lock:
-            world.apply("set_vault_encrypted", {"agent_id": agent_id, "encrypted": encrypted})
+        self.change(lambda world: world.apply("set_vault_encrypted", {"agent_id": agent_id, "encrypted": encrypted}),
+                    project_id)
 
     # ---- inline behaviour
     def respond(self, operation: str, *, status: int, body: Any = None, headers: dict[str, Any] | None = None,
@@ -129,7 +145,8 @@ class MockServer:
         bodies as the test sent them (the admin API masks body fields such as ``password`` too)."""
         if operation is not None:
             known_operation(self.engine.contract, operation)
-        return self.journal.entries(project_id=project_id, operation=operation, status=status, unmasked_bodies=True)
+        return complete(self.journal.read(project_id=project_id, operation=operation, status=status,
+                                          unmasked_bodies=True))
 
     def calls(self, operation: str, project_id: str | None = None) -> list[dict[str, Any]]:
         """Requests made to one operation (by operationId), oldest first."""
@@ -149,7 +166,7 @@ class MockServer:
         ``body``, these ``headers``, answered ``status``; returns the matching requests. When it was not,
         AssertionError says what was expected and shows the nearest requests with their differences."""
         known_operation(self.engine.contract, operation)
-        entries = self.journal.entries(project_id=project_id, unmasked_bodies=True)
+        entries = complete(self.journal.read(project_id=project_id, unmasked_bodies=True))
         result = verify(entries, operation, count, status, body, headers)
         if not result.verified:
             raise AssertionError(result.message)
@@ -158,7 +175,7 @@ class MockServer:
     def exchanges(self) -> str:
         """Every exchange in the journal, a few lines each: what a failing test's report shows."""
         lines = []
-        for entry in self.journal.entries(unmasked_bodies=True):
+        for entry in complete(self.journal.read(unmasked_bodies=True)):
             response = entry.get("response") or {}
             rule = f" ({response.get('rule') or response.get('scenario') or entry.get('scenario') or '-'})"
             lines.append(f"#{entry['id']} {entry['method']} {entry['path']} -> {entry['status']}{rule}")

@@ -1,5 +1,5 @@
-"""Where projects' state is kept: in this process (:class:`MemoryStore`, the default) or in Redis
-(:mod:`.redis_store`), behind one interface the engine uses.
+"""Where projects' state is kept: the :class:`Store` interface the engine uses, implemented in this
+process (``memory_store.MemoryStore``, the default) and in Redis (``redis_store.RedisStore``).
 
 The engine reads a project's state with :meth:`project`, and changes it only inside
 :meth:`transaction`: a function applied to the state as one step. In memory the step runs under the
@@ -10,12 +10,11 @@ So a step must do nothing but change the state it is given (and return a value).
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, Iterable, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import Limits
-from .world import Clock, ProjectWorld, Seed, World
+from .journal import Journal
+from .world import ProjectWorld
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1  # what a client is told to wait when the shared store cannot be reached
@@ -35,58 +34,37 @@ class StoreUnavailable(RuntimeError):
     """The shared store cannot be reached (or answers too slowly): the request is answered 503."""
 
 
-class MemoryStore:
-    """Every project's state in this process, at most ``max_projects``: the least recently used is
-    forgotten first, all of it (world, selections, added scenarios, counts)."""
+class Store(Protocol):
+    """Where every project's state (:class:`ProjectWorld`) and the journal are kept.
 
-    kind = "memory"
-
-    def __init__(self, seed: Seed, clock: Clock, limits: Limits):
-        self.limits = limits
-        self.world = World(seed, clock, limits.max_projects, on_forget=self._forgot)
-        self._added = 0  # scenarios added at run time, all projects together
-        self._lock = threading.Lock()
+    Reading a project never changes it; changing one is :meth:`transaction` only. ``peek`` makes no
+    state: a project nobody changed is None there, and the seed's world to :meth:`project`."""
 
     async def project(self, project_id: str) -> ProjectWorld:
-        return self.world.project(project_id)
+        """The project's current state (the seed's world if it has none)."""
 
     async def peek(self, project_id: str) -> ProjectWorld | None:
         """The project's state if it has any; never makes one."""
-        return self.world.peek(project_id)
 
     async def transaction(self, world: ProjectWorld, step: Callable[[ProjectWorld], T]) -> tuple[ProjectWorld, T]:
-        with world.lock:
-            try:
-                return world, step(world)
-            finally:
-                world.changed.clear()
+        """Apply ``step`` to the project's state as one change: its result, and the state it was applied
+        to. ``step`` changes only the state it is given and records what it touched (it may run again,
+        on newer state, when another process changed the project first)."""
 
     async def reserve_added(self, project_id: str, count: int) -> bool:
         """Count ``count`` more added scenarios (negative: fewer); False when that passes the bound."""
-        with self._lock:
-            if count > 0 and self._added + count > self.limits.max_added_scenarios_total:
-                return False
-            self._added += count
-            return True
 
     async def reset(self, project_id: str | None = None) -> None:
-        with self._lock:
-            if project_id is None:
-                self._added = 0
-            else:
-                world = self.world.peek(project_id)
-                self._added -= len(world.added) if world is not None else 0
-        self.world.reset(project_id)
+        """Forget a project's state (or every project's)."""
 
     async def health(self) -> dict[str, Any]:
-        return {"kind": self.kind, "status": "ok", "projects": len(self.world)}
+        """``{"kind", "status": "ok" | "unavailable", ...}``: what a health check shows of the store."""
+
+    def journal(self, mask: Iterable[str]) -> Journal:
+        """The journal kept beside the state, with these names masked too."""
 
     async def close(self) -> None:
-        pass
-
-    def _forgot(self, world: ProjectWorld) -> None:
-        with self._lock:
-            self._added -= len(world.added)
+        """Let go of what the store holds open."""
 
 
 def complete(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -1,0 +1,71 @@
+"""How a project's state is written to Redis fields and read back (no Redis needed: the codec alone)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cloud_backup_mock.engine.redis_codec import apply, decode, encode, field_names
+from cloud_backup_mock.engine.world import ProjectWorld, Seed, Settings
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def world(clock, **settings):
+    agent = {"id": "a1", "vault": {"encrypted": False}}
+    return ProjectWorld("p", Seed(Settings(**settings), [agent]), clock)
+
+
+def test_a_copy_brought_up_to_date_keeps_tokens_and_requests_oldest_first(clock):
+    """What another process made arrives a little out of order; the copy still forgets the oldest first."""
+    maker, copy = (world(clock, max_tokens=100, auto_report_after_seconds=None) for _ in range(2))
+    made = []
+    for n in range(6):
+        made.append(maker.apply("issue_token", {"agent_id": "a1"})["id"])
+        maker.apply("create_request", {"kind": "verification", "agent_id": "a1"})
+        clock.advance(1)
+    requests = list(maker.requests)
+    shuffled = [made[0], made[3], made[1], made[5], made[2], made[4]]
+    fields = {f"t:{token}": encode(maker, {f"t:{token}"})[f"t:{token}"] for token in shuffled}
+    fields.update({f"r:{kind}:{request}": encode(maker, {f"r:{kind}:{request}"})[f"r:{kind}:{request}"]
+                   for kind, request in [requests[4], requests[0], requests[2], requests[1], requests[5], requests[3]]})
+    apply(copy, fields, lambda document: None)
+    assert list(copy.tokens) == made
+    assert list(copy.requests) == requests
+    assert [request.id for request in copy.pending] == [request_id for _, request_id in requests]
+    apply(copy, encode(maker, {f"t:{made[2]}"}), lambda document: None)  # known: stays
+    assert list(copy.tokens) == made
+
+
+def test_a_change_writes_the_fields_of_what_it_touched(clock):
+    w = world(clock, auto_report_after_seconds=None)
+    token = w.apply("issue_token", {"agent_id": "a1"})
+    w.apply("set_vault_encrypted", {"agent_id": "a1"})
+    w.select([("slow", {"seconds": 1})])
+    assert field_names(w, w.touched) == {f"t:{token['id']}", "a:a1", "sel", "c"}
+
+
+def test_the_whole_state_reads_back_as_it_was_written(clock):
+    w = world(clock, auto_report_after_seconds=None)
+    w.apply("issue_token", {"agent_id": "a1"})
+    w.apply("create_request", {"kind": "encryption", "agent_id": "a1"})
+    w.apply("configure", {"max_agents": 7})
+    w.select([("slow", {"seconds": 1})])
+    assert w.take_turn(("slow", 0, ()), 2, 10)
+    fields = encode(w, field_names(w))
+    back = decode("p", Seed(Settings(), []), clock, fields, lambda document: None)
+    assert encode(back, field_names(back)) == fields
+    assert back.settings.max_agents == 7 and back.counters == w.counters and back.active == w.active

@@ -97,6 +97,44 @@ def server_started(server: Any) -> bool:
     return bool(server.started)
 
 
+# ---- uvicorn: the HTTP protocol the connection layer subclasses (http/connections.py) -----------
+
+def httptools_protocol_class() -> type:
+    """uvicorn's HTTP/1.1 protocol over httptools (``HttpToolsProtocol``), an asyncio ``Protocol``. A
+    subclass relies on: its parser calling ``on_headers_complete`` and ``on_message_complete`` from
+    inside ``data_received`` when a request's head, then its whole message, has been read; and the
+    request's cycle calling the protocol's ``on_response_complete`` once the answer is written."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    return HttpToolsProtocol
+
+
+def open_connections(protocol: Any) -> int:
+    """The server's open connections: ``HttpToolsProtocol.connections`` is the server's own set
+    (``ServerState.connections``), which ``connection_made`` adds the protocol to."""
+    return len(protocol.connections)
+
+
+def answering(protocol: Any) -> bool:
+    """Whether the answer to the connection's latest request has begun and not ended: the protocol's
+    ``cycle`` (that request's ``RequestResponseCycle``) has ``response_started``, not ``response_complete``."""
+    cycle = protocol.cycle
+    return cycle is not None and cycle.response_started and not cycle.response_complete
+
+
+def all_answered(protocol: Any) -> bool:
+    """Whether every request of the connection has its answer: no ``cycle`` yet, or the latest one's
+    ``response_complete`` (uvicorn's ``shutdown`` closes a connection on the same test)."""
+    cycle = protocol.cycle
+    return cycle is None or cycle.response_complete
+
+
+def pipelined(protocol: Any) -> bool:
+    """Whether requests wait behind the one being answered: ``HttpToolsProtocol.pipeline``, the queue
+    ``on_headers_complete`` puts a request in while the one before it is unanswered."""
+    return bool(protocol.pipeline)
+
+
 # ---- Jinja -----------------------------------------------------------------------------------
 
 def parse_expression(environment: Any, source: str) -> Any:
@@ -122,124 +160,6 @@ def render_chunks(template: Any, context: Any) -> Iterator[str]:
     """Run a compiled template in a given context: ``Template.root_render_func``, the generator
     ``Template.render`` runs in the context it makes."""
     return template.root_render_func(context)
-
-
-# ---- uvicorn: the HTTP protocol, with the connection bounds ---------------------------------------
-
-def guarded_protocol(limits: Any, refusal: Any) -> type:
-    """uvicorn's httptools protocol with the bounds of ``limits`` (``Limits``): at most
-    ``max_connections`` open connections (one more is answered 503 with ``Retry-After`` and closed);
-    a connection that sends nothing for ``idle_timeout`` is closed; a request's line and headers must
-    arrive within ``header_timeout`` (else 408) and within ``max_header_bytes`` (else 431), counted as
-    they arrive, so nothing larger is ever held; its body within ``body_timeout`` (else 408). A timer
-    runs only while a request is incomplete after a chunk: most requests arrive whole and need none. ``refusal(status, message, errors, headers)`` gives
-    the answer's bytes. A subclass per server, for the server's own bounds.
-
-    Relies on uvicorn's ``HttpToolsProtocol``: ``connections`` (the server's open connections, this one
-    included once ``connection_made`` ran), ``transport``, ``loop``, and httptools' parser callbacks
-    ``on_headers_complete`` / ``on_message_complete``, called from ``data_received``."""
-    base = _guarded_base()
-    return type("GuardedHttpToolsProtocol", (base,), {"limits": limits, "refusal": staticmethod(refusal),
-                                                      "__module__": __name__})
-
-
-_GUARDED_BASE: type | None = None
-LINGER_SECONDS = 0.5
-
-
-def _guarded_base() -> type:
-    global _GUARDED_BASE
-    if _GUARDED_BASE is not None:
-        return _GUARDED_BASE
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class GuardedBase(HttpToolsProtocol):
-        limits: Any = None
-        refusal: Any = None
-
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._head_bytes, self._in_head, self._complete, self._refused = 0, True, True, False
-            self._timer = None
-            if len(self.connections) > self.limits.max_connections:
-                self._refuse(503, "The mock has as many open connections as it keeps; retry shortly.",
-                             [f"max_connections: {self.limits.max_connections}"], {"Retry-After": "1"})
-                return
-            self._timer = self.loop.call_later(self.limits.idle_timeout, self._timed_out)
-
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            if self._in_head:
-                self._head_bytes += len(data)
-            if self._timer is not None and self._head_bytes == len(data) and self._in_head:
-                self._cancel_timer()  # the first bytes of a request end the idle wait
-            super().data_received(data)  # a chunk is at most asyncio's read size: what is held stays bounded
-            if self._refused:
-                return
-            if self._in_head and self._head_bytes > self.limits.max_header_bytes:
-                self._refuse(431, "The request's line and headers are larger than the mock takes.",
-                             [f"max_header_bytes: {self.limits.max_header_bytes}"])
-            elif self._timer is None and self._in_head and self._head_bytes:
-                # A request began and its headers are not all here: they have header_timeout to arrive.
-                self._timer = self.loop.call_later(self.limits.header_timeout, self._timed_out)
-            elif self._timer is None and not self._in_head and not self._complete:
-                # Its body is not all here: it has body_timeout to arrive.
-                self._timer = self.loop.call_later(self.limits.body_timeout, self._timed_out)
-
-        def on_headers_complete(self) -> None:
-            self._in_head, self._complete = False, False
-            self._cancel_timer()
-            super().on_headers_complete()
-
-        def on_message_complete(self) -> None:
-            super().on_message_complete()
-            self._in_head, self._head_bytes, self._complete = True, 0, True
-            self._cancel_timer()
-
-        def connection_lost(self, exc) -> None:
-            self._cancel_timer()
-            super().connection_lost(exc)
-
-        def _cancel_timer(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-        def _timed_out(self) -> None:
-            self._timer = None
-            if self._in_head and self._head_bytes:
-                self._refuse(408, "The request's line and headers did not arrive in time.",
-                             [f"header_timeout: {self.limits.header_timeout} s"])
-            elif not self._in_head and not self._complete:
-                self._refuse(408, "The request body did not arrive in time.",
-                             [f"body_timeout: {self.limits.body_timeout} s"])
-            elif self.cycle is None or self.cycle.response_complete:
-                self.transport.close()  # idle: nothing asked, nothing to answer
-
-        def _refuse(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None) -> None:
-            """Answer and close. What the client still sends meanwhile is read and dropped for a moment
-            (closing with unread input would reset the connection and lose the answer)."""
-            self._refused = True
-            self._cancel_timer()
-            answer = self.refusal(status, message, errors, headers or {})
-            answering = self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
-            if answering or self.pipeline:
-                self._after_response = answer  # an earlier request is still being answered: this comes after
-                return
-            if not self.transport.is_closing():
-                self.transport.write(answer)
-                self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            answer, self._after_response = getattr(self, "_after_response", None), None
-            if answer is not None and not self.transport.is_closing():
-                self.transport.write(answer)
-                self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-    _GUARDED_BASE = GuardedBase
-    return GuardedBase
 
 
 # ---- logging (standard library) ----------------------------------------------------------------

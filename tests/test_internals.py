@@ -86,6 +86,166 @@ def test_uvicorn_server_started_turns_true_when_listening():
     sock.close()
 
 
+async def serve_probe(protocol, app, talk):
+    """Run uvicorn with the protocol class ``protocol`` around ``app`` and return ``await talk(port)``,
+    all in this event loop."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, http=protocol, ws="none", lifespan="off", log_level="warning"))
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not internals.server_started(server):
+            await asyncio.sleep(0.01)
+        return await talk(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def exchange(port, *chunks, pause=0.1):
+    """Send ``chunks`` on one connection, ``pause`` apart, and read until the server closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for chunk in chunks:
+        writer.write(chunk)
+        await writer.drain()
+        await asyncio.sleep(pause)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+async def answer_ok(scope, receive, send):
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_uvicorn_httptools_protocol_calls_the_parser_hooks_inside_data_received():
+    """The head's and the message's callbacks come from inside the ``data_received`` that read them;
+    ``on_response_complete``, overridden, is called once the answer is written."""
+    seen = []
+
+    class Probe(internals.httptools_protocol_class()):
+        def data_received(self, data):
+            seen.append("data")
+            super().data_received(data)
+            seen.append("/data")
+
+        def on_headers_complete(self):
+            seen.append("headers")
+            super().on_headers_complete()
+
+        def on_message_complete(self):
+            seen.append("message")
+            super().on_message_complete()
+
+        def on_response_complete(self):
+            seen.append("response")
+            super().on_response_complete()
+
+    head = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nconnection: close\r\n\r\n"
+    answer = asyncio.run(serve_probe(Probe, answer_ok, lambda port: exchange(port, head, b"body")))
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"ok")
+    assert seen == ["data", "headers", "/data", "data", "message", "/data", "response"]
+    assert issubclass(Probe, asyncio.Protocol)
+
+
+def test_uvicorn_protocol_counts_the_servers_open_connections():
+    counts = []
+
+    class Probe(internals.httptools_protocol_class()):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            counts.append(internals.open_connections(self))
+
+    async def talk(port):
+        first = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        second = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        first[1].close()
+        await asyncio.sleep(0.1)
+        third = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        for _, writer in (second, third):
+            writer.close()
+
+    asyncio.run(serve_probe(Probe, answer_ok, talk))
+    assert counts == [1, 2, 2]
+
+
+def test_uvicorn_protocol_tells_answering_all_answered_and_pipelined():
+    protocols, seen = [], []
+
+    class Probe(internals.httptools_protocol_class()):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            protocols.append(self)
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            seen.append(("written", internals.answering(self), internals.all_answered(self)))
+
+    def state():
+        protocol = protocols[-1]
+        return internals.answering(protocol), internals.all_answered(protocol), internals.pipelined(protocol)
+
+    async def app(scope, receive, send):
+        await receive()
+        seen.append((scope["path"], "asked", *state()))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        seen.append((scope["path"], "started", *state()))
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def request(path, close=False):
+        return f"GET {path} HTTP/1.1\r\nhost: x\r\n{'connection: close' if close else 'x: y'}\r\n\r\n".encode()
+
+    async def talk(port):
+        alone = await exchange(port, request("/alone", close=True))
+        together = await exchange(port, request("/first") + request("/second", close=True))
+        return alone, together
+
+    alone, together = asyncio.run(serve_probe(Probe, app, talk))
+    assert alone.count(b"200 OK") == 1 and together.count(b"200 OK") == 2
+    # (path, when, answering, all_answered, pipelined); answering and all_answered read the latest request
+    assert seen == [
+        ("/alone", "asked", False, False, False),
+        ("/alone", "started", True, False, False),
+        ("written", False, True),
+        ("/first", "asked", False, False, True),  # /second, read with it, waits: the latest is unanswered
+        ("/first", "started", False, False, True),
+        ("written", False, False),
+        ("/second", "asked", False, False, False),
+        ("/second", "started", True, False, False),
+        ("written", False, True),
+    ]
+
+
+def test_uvicorn_protocol_leaves_the_names_our_subclass_adds_free():
+    """The connection layer's subclass keeps its own state in names uvicorn's protocol does not use."""
+    from cloud_backup_mock.http.connections import GuardedHttpToolsProtocol
+
+    protocols = []
+
+    class Probe(internals.httptools_protocol_class()):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            protocols.append(self)
+
+    asyncio.run(serve_probe(Probe, answer_ok, lambda port: exchange(
+        port, b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")))
+    base = internals.httptools_protocol_class()
+    hooks = {"connection_made", "data_received", "connection_lost", "on_headers_complete", "on_message_complete",
+             "on_response_complete"}
+    ours = {name for name in vars(GuardedHttpToolsProtocol) if not name.startswith("__")} - hooks | {"_bounds"}
+    assert hooks <= set(dir(base))
+    assert not ours & (set(dir(base)) | set(vars(protocols[0]))), ours & (set(dir(base)) | set(vars(protocols[0])))
+
+
 def test_jinja_expression_parsing_context_and_rendering():
     from jinja2 import TemplateSyntaxError, nodes
     from jinja2.sandbox import SandboxedEnvironment

@@ -83,9 +83,10 @@ def _jinja(variables: dict[str, Any]) -> Context:
 
 class _Template:
     """A template parsed when its file loads (syntax, filter and test names are checked then) and
-    turned into Python on first use: a template that is never rendered is never compiled."""
+    turned into Python on first use: a template that is never rendered is never compiled. ``tree`` is
+    the parsed template (Jinja's ``nodes.Template``), for a loader to inspect."""
 
-    __slots__ = ("source", "_ast", "_template")
+    __slots__ = ("source", "tree", "_template")
 
     def __init__(self, source: str, ast: nodes.Template):
         for node in ast.find_all((nodes.Filter, nodes.Test)):
@@ -93,12 +94,12 @@ class _Template:
             if node.name not in known:
                 kind = "filter" if isinstance(node, nodes.Filter) else "test"
                 raise TemplateSyntaxError(f"no {kind} named {node.name!r}", node.lineno, None, None)
-        self.source, self._ast, self._template = source, ast, None
+        self.source, self.tree, self._template = source, ast, None
 
     @property
     def template(self):
         if self._template is None:
-            self._template = _ENV.from_string(self._ast)
+            self._template = _ENV.from_string(self.tree)
         return self._template
 
 
@@ -169,7 +170,7 @@ def constant_arguments(compiled: Any, function: str) -> list[str]:
     """The constant first arguments of every call to ``function`` in compiled templates
     (``url('getAgent', ...)`` -> ``['getAgent']``), so a loader can check them."""
     if isinstance(compiled, _Template):
-        return [call.args[0].value for call in compiled._ast.find_all(nodes.Call)
+        return [call.args[0].value for call in compiled.tree.find_all(nodes.Call)
                 if isinstance(call.node, nodes.Name) and call.node.name == function
                 and call.args and isinstance(call.args[0], nodes.Const) and isinstance(call.args[0].value, str)]
     if isinstance(compiled, dict):

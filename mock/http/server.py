@@ -1,7 +1,7 @@
 """Run the mock with uvicorn: in the foreground (CLI) or in a background thread (tests, pytest plugin).
 
 Every server runs uvicorn's httptools protocol with the connection bounds of :class:`Limits`
-(``internals.guarded_protocol``) and leaves logging to the process: uvicorn's own lines go through the
+(``connections.py``) and leaves logging to the process: uvicorn's own lines go through the
 root logger, so the bounded, non-blocking writer of ``logs.py`` carries them like every other line.
 """
 
@@ -16,24 +16,14 @@ from typing import Any
 import uvicorn
 
 from ..config import CONFIG_ENVIRONMENT_VARIABLE, Limits, MockConfig
-from ..contract import error_json
-from ..internals import guarded_protocol, server_started
+from ..internals import server_started
+from .connections import guarded_protocol
 
 UVICORN_DEFAULTS = {"log_level": "warning", "access_log": False, "ws": "none", "lifespan": "on", "log_config": None}
 
 
-def refusal(status: int, message: str, errors: list[str], headers: dict[str, str]) -> bytes:
-    """A whole HTTP/1.1 answer in the API's error shape, for the connection layer to write and close."""
-    import http
-
-    body = error_json(message, errors)
-    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", "content-type: application/json",
-             f"content-length: {len(body)}", "connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
 def uvicorn_options(limits: Limits, protocol: type | None = None) -> dict[str, Any]:
-    return {**UVICORN_DEFAULTS, "http": protocol or guarded_protocol(limits, refusal),
+    return {**UVICORN_DEFAULTS, "http": protocol or guarded_protocol(limits),
             "timeout_keep_alive": limits.idle_timeout, "timeout_graceful_shutdown": limits.shutdown_timeout}
 
 
@@ -45,7 +35,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..engine import limits_of
 
-    protocol = guarded_protocol(limits_of(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])), refusal)
+    protocol = guarded_protocol(limits_of(MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])))
     protocol.__module__, protocol.__qualname__ = __name__, "WorkerProtocol"
     globals()["WorkerProtocol"] = protocol
     return protocol

@@ -1,0 +1,169 @@
+"""The connection layer: uvicorn's httptools protocol with the connection bounds of :class:`Limits`.
+
+At most ``max_connections`` open connections (one more is answered 503 with ``Retry-After`` and
+closed); a connection that sends nothing for ``idle_timeout`` is closed; a request's line and headers
+must arrive within ``header_timeout`` (else 408) and within ``max_header_bytes`` (else 431), counted as
+they arrive, so nothing larger is ever held; its body within ``body_timeout`` (else 408). A timer runs
+only while a request is incomplete after a chunk: most requests arrive whole and need none.
+
+:class:`ConnectionBounds` keeps one connection's bounds; :class:`GuardedHttpToolsProtocol` is
+uvicorn's protocol calling it from the hooks it overrides. What it needs of uvicorn's protocol beyond
+those hooks it asks through ``internals``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+from typing import Any, Callable
+
+from ..config import Limits
+from ..contract import error_json
+from ..internals import all_answered, answering, httptools_protocol_class, open_connections, pipelined
+
+# refusal(status, message, errors, headers): the bytes of a whole answer
+Refusal = Callable[[int, str, list[str], dict[str, str]], bytes]
+LINGER_SECONDS = 0.5
+
+
+def refusal(status: int, message: str, errors: list[str], headers: dict[str, str]) -> bytes:
+    """A whole HTTP/1.1 answer in the API's error shape, for the connection layer to write and close."""
+    body = error_json(message, errors)
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", "content-type: application/json",
+             f"content-length: {len(body)}", "connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class ConnectionBounds:
+    """The bounds of one connection: what of its current request has arrived, the one timer, and a
+    refusal. Methods that decide given ``protocol``, the uvicorn protocol serving the connection, to
+    ask what it is answering; none keeps it (a protocol holding its bounds would be a cycle)."""
+
+    def __init__(self, transport: asyncio.Transport, limits: Limits, answer: Refusal):
+        self.transport, self.limits, self.answer = transport, limits, answer
+        self.loop = asyncio.get_running_loop()  # the loop calling the protocol
+        self.head_bytes, self.in_head, self.complete, self.refused = 0, True, True, False
+        self.timer: asyncio.TimerHandle | None = None
+        self.after_response: bytes | None = None
+
+    def opened(self, protocol: Any) -> None:
+        """The connection was just made (and counts among the server's open ones)."""
+        if open_connections(protocol) > self.limits.max_connections:
+            self.refuse(protocol, 503, "The mock has as many open connections as it keeps; retry shortly.",
+                        [f"max_connections: {self.limits.max_connections}"], {"Retry-After": "1"})
+            return
+        self.timer = self.loop.call_later(self.limits.idle_timeout, self.timed_out, protocol)
+
+    def receiving(self, data: bytes) -> bool:
+        """Before ``data`` is parsed: whether to parse it (not after a refusal)."""
+        if self.refused:
+            return False
+        if self.in_head:
+            self.head_bytes += len(data)
+        if self.timer is not None and self.head_bytes == len(data) and self.in_head:
+            self.cancel_timer()  # the first bytes of a request end the idle wait
+        return True
+
+    def received(self, protocol: Any) -> None:
+        """After a chunk was parsed (a chunk is at most asyncio's read size: what is held stays bounded)."""
+        if self.refused:
+            return
+        if self.in_head and self.head_bytes > self.limits.max_header_bytes:
+            self.refuse(protocol, 431, "The request's line and headers are larger than the mock takes.",
+                        [f"max_header_bytes: {self.limits.max_header_bytes}"])
+        elif self.timer is None and self.in_head and self.head_bytes:
+            # A request began and its headers are not all here: they have header_timeout to arrive.
+            self.timer = self.loop.call_later(self.limits.header_timeout, self.timed_out, protocol)
+        elif self.timer is None and not self.in_head and not self.complete:
+            # Its body is not all here: it has body_timeout to arrive.
+            self.timer = self.loop.call_later(self.limits.body_timeout, self.timed_out, protocol)
+
+    def headers_complete(self) -> None:
+        self.in_head, self.complete = False, False
+        self.cancel_timer()
+
+    def message_complete(self) -> None:
+        self.in_head, self.head_bytes, self.complete = True, 0, True
+        self.cancel_timer()
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def timed_out(self, protocol: Any) -> None:
+        self.timer = None
+        if self.in_head and self.head_bytes:
+            self.refuse(protocol, 408, "The request's line and headers did not arrive in time.",
+                        [f"header_timeout: {self.limits.header_timeout} s"])
+        elif not self.in_head and not self.complete:
+            self.refuse(protocol, 408, "The request body did not arrive in time.",
+                        [f"body_timeout: {self.limits.body_timeout} s"])
+        elif all_answered(protocol):
+            self.transport.close()  # idle: nothing asked, nothing to answer
+
+    def refuse(self, protocol: Any, status: int, message: str, errors: list[str],
+               headers: dict[str, str] | None = None) -> None:
+        """Answer and close. What the client still sends meanwhile is read and dropped for a moment
+        (closing with unread input would reset the connection and lose the answer)."""
+        self.refused = True
+        self.cancel_timer()
+        answer = self.answer(status, message, errors, headers or {})
+        if answering(protocol) or pipelined(protocol):
+            self.after_response = answer  # an earlier request is still being answered: this comes after
+            return
+        self.write_and_close(answer)
+
+    def response_complete(self) -> None:
+        """An answer was written: a refusal that waited for it goes now."""
+        answer, self.after_response = self.after_response, None
+        if answer is not None:
+            self.write_and_close(answer)
+
+    def write_and_close(self, answer: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+class GuardedHttpToolsProtocol(httptools_protocol_class()):
+    """uvicorn's httptools protocol, each connection with its :class:`ConnectionBounds`. The hooks
+    overridden are asyncio's (``connection_made``, ``data_received``, ``connection_lost``), httptools'
+    parser callbacks (``on_headers_complete``, ``on_message_complete``, called from ``data_received``)
+    and uvicorn's ``on_response_complete`` (called when an answer is written)."""
+
+    limits: Limits = Limits()
+    refusal: Refusal = staticmethod(refusal)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._bounds = ConnectionBounds(transport, self.limits, self.refusal)
+        self._bounds.opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._bounds.receiving(data):
+            super().data_received(data)
+            self._bounds.received(self)
+
+    def on_headers_complete(self) -> None:
+        self._bounds.headers_complete()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._bounds.message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._bounds.response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._bounds.cancel_timer()
+        super().connection_lost(exc)
+
+
+def guarded_protocol(limits: Limits, answer: Refusal = refusal) -> type:
+    """The protocol class of a server with the bounds ``limits`` (uvicorn makes one protocol per
+    connection from the class it is given)."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
+                {"limits": limits, "refusal": staticmethod(answer), "__module__": __name__})

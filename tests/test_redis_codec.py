@@ -1,32 +1,8 @@
 """How a project's state is written to Redis fields and read back (no Redis needed: the codec alone)."""
 
-from datetime import datetime, timedelta, timezone
-
-import pytest
-
 from cloud_backup_mock.engine.redis_codec import apply, decode, encode, field_names
-from cloud_backup_mock.engine.world import ProjectWorld, Seed, Settings
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-def world(clock, **settings):
-    agent = {"id": "a1", "vault": {"encrypted": False}}
-    return ProjectWorld("p", Seed(Settings(**settings), [agent]), clock)
+from cloud_backup_mock.engine.world import Seed, Settings
+from test_world import clock, world  # noqa: F401 - the world tests' clock fixture and world maker
 
 
 def test_a_copy_brought_up_to_date_keeps_tokens_and_requests_oldest_first(clock):

@@ -22,6 +22,7 @@ from typing import Any
 
 from docutils import nodes
 from docutils.core import publish_doctree
+from docutils.parsers.rst import roles
 from docutils.utils import SystemMessage
 
 _DOCUTILS_SETTINGS = {
@@ -42,6 +43,19 @@ _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters\b(?:\s+for\s+the\s+(request|response))?", re.I)
 _CODE_IN_PROSE = re.compile(r"\b([1-5]\d\d)\b(?:\s*\(([A-Za-z ]+)\))?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_TITLED_TARGET = re.compile(r"^(.*?)\s*<[^<>]*>$", re.S)
+# Sphinx's cross-reference roles: the pages link to one another with them (``:ref:`Title <label>```).
+_SPHINX_ROLES = ("ref", "doc", "term", "any", "numref", "download")
+
+
+def _cross_reference(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """A Sphinx cross-reference reads as its title (``Title <label>``), or as its label without one."""
+    titled = _TITLED_TARGET.match(text)
+    return [nodes.inline(rawtext, titled.group(1) if titled and titled.group(1) else text)], []
+
+
+for _role in _SPHINX_ROLES:
+    roles.register_local_role(_role, _cross_reference)
 
 
 class PageError(ValueError):

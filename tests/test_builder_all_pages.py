@@ -32,6 +32,7 @@ def page(body: str, method_path: str = "GET /v2/{project_id}/widgets",
         +===============+=================+======================+
         |200            | OK              | Fine.                |
         +---------------+-----------------+----------------------+
+
         """) + textwrap.dedent(body)
 
 
@@ -62,6 +63,30 @@ def test_sphinx_cross_references_read_as_their_title():
     assert parsed.description[-1] == "Widgets are counted by Count the widgets (see count-widgets)."
 
 
+def test_a_query_parameter_sentence_in_the_singular_announces_a_query_table():
+    text = page(param_table("The following table shows the query parameter for the request.",
+                            [("shiny", "Boolean", "Only shiny widgets.")])
+                + "This operation does not accept a request body.\n")
+    parsed = parse_text(text, "singular.rst")
+    assert parsed.warnings == [] and parsed.request_params == []
+    assert [(x.name, x.type) for x in parsed.query_params] == [("shiny", "Boolean")]
+    op = operation(text)
+    assert "requestBody" not in op
+    assert [(x["in"], x["name"], x["schema"]) for x in op["parameters"]] == [("query", "shiny", {"type": "boolean"})]
+
+
+def test_a_page_that_accepts_no_request_body_never_gets_a_body_table():
+    text = page(param_table("The following table lists what the widget holds.",
+                            [("colour", "String", "Its colour.")])
+                + "Widgets go by. This operation does not accept a request body at all.\n")
+    parsed = parse_text(text, "nobody.rst")
+    border = next(i for i, x in enumerate(text.splitlines()) if x.startswith("|Name "))  # the line above, 1-based
+    assert parsed.request_params == [] and not parsed.accepts_body
+    assert parsed.warnings == [
+        f"nobody.rst:{border}: skipped a body parameter table: the page says the operation accepts no request body"]
+    assert "requestBody" not in page_to_path_item(parsed)["/v2/{project_id}/widgets"]["get"]
+
+
 # ---- the current reference page of every operation
 
 
@@ -83,3 +108,12 @@ def test_every_operation_page_builds_one_valid_contract(built):
     validate(document)
     operations = [op for item in document["paths"].values() for op in item.values()]
     assert len(operations) == len({op["operationId"] for op in operations}) == OPERATION_PAGES
+
+
+def test_no_page_that_accepts_no_request_body_has_one(api_reference_dir, built):
+    document, _ = built
+    for page_file in sorted(api_reference_dir.glob("*.rst")):
+        parsed = parse_page(page_file)
+        if not parsed.accepts_body:
+            assert parsed.request_params == [], page_file.name
+            assert "requestBody" not in document["paths"][parsed.path][parsed.method.lower()], page_file.name

@@ -40,8 +40,9 @@ _HEADER_LINE = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
 _OR_LINE = re.compile(r"^\s*or\s*$", re.I)
 _DOTTED_NAME = re.compile(r"\{?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}?")
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters\b(?:\s+for\s+the\s+(request|response))?", re.I)
+_TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters?\b(?:\s+for\s+the\s+(request|response))?", re.I)
 _CODE_IN_PROSE = re.compile(r"\b([1-5]\d\d)\b(?:\s*\(([A-Za-z ]+)\))?")
+_NO_REQUEST_BODY = re.compile(r"\bdoes not accept a request body\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _TITLED_TARGET = re.compile(r"^(.*?)\s*<[^<>]*>$", re.S)
 # Sphinx's cross-reference roles: the pages link to one another with them (``:ref:`Title <label>```).
@@ -232,6 +233,9 @@ class _PageReader:
                 codes.extend(self._codes(rows))
             elif head_cells[0].lower() == "name":
                 where = self._table_kind(table)
+                if where == "request" and not accepts_body:
+                    self.skip(table, "a body parameter table: the page says the operation accepts no request body")
+                    continue
                 found[where].extend(self._params(rows, headers=where == "header"))
             else:
                 self.skip(table, f"a table with header {head_cells} (expected 'Response code' or 'Name')")
@@ -302,7 +306,7 @@ class _PageReader:
             for sentence in _SENTENCE_END.split(text):
                 conditions.extend(self._conditions(sentence))
         for para in section.findall(nodes.paragraph):
-            if _text(para).lower() == "this operation does not accept a request body.":
+            if _NO_REQUEST_BODY.search(_text(para)):
                 accepts_body = False
         return description, conditions, accepts_body
 

@@ -87,6 +87,20 @@ def test_a_page_that_accepts_no_request_body_never_gets_a_body_table():
     assert "requestBody" not in page_to_path_item(parsed)["/v2/{project_id}/widgets"]["get"]
 
 
+def test_bold_that_starts_inside_a_dotted_name_is_ignored():
+    text = page(param_table("This table shows the body parameters for the response:",
+                            [("gadget.ho**les.**size", "Integer", "Hole size."),
+                             ("gadget.**rim**", "String", "Rim."),
+                             ("gad**get**", "Object", "The gadget.")]))
+    parsed = parse_text(text, "bold.rst")
+    assert parsed.warnings == []
+    assert [x.name for x in parsed.response_params] == ["gadget.holes.size", "gadget.rim", "gadget"]
+    schema = operation(text)["responses"]["200"]["content"]["application/json"]["schema"]
+    gadget = schema["properties"]["gadget"]
+    assert gadget["properties"]["holes"]["properties"]["size"]["type"] == "integer"
+    assert gadget["properties"]["rim"]["type"] == "string"
+
+
 # ---- the current reference page of every operation
 
 

@@ -328,8 +328,10 @@ class _PageReader:
         params = []
         for row in rows:
             # Names may be wrapped over lines and partly bold ("host.\ **addresses**.\ " / "**addr**"):
-            # the cell's plain text without any whitespace is the dotted name.
-            name = "".join(row[0].astext().split())
+            # the cell's plain text without any whitespace is the dotted name. Bold that starts inside a
+            # word ("host.addr**esses.**addr") is not markup to docutils and stays in the text: a name
+            # never holds "*", so every "*" in it is left out.
+            name = "".join(row[0].astext().split()).replace("*", "")
             if not name:
                 self.skip(row[0], "a parameter row without a name")
                 continue

@@ -101,6 +101,29 @@ def test_bold_that_starts_inside_a_dotted_name_is_ignored():
     assert gadget["properties"]["rim"]["type"] == "string"
 
 
+def test_flat_body_rows_the_example_does_not_place_go_at_the_top_level():
+    text = page(param_table("This table shows the body parameters for the request:",
+                            [("size", "Integer", "Size."), ("gadget", "", "The gadget."),
+                             ("size", "Integer", "Its size."), ("colour", "String", "Colour."),
+                             ("size", "Integer", "Size again.")])
+                + textwrap.dedent("""
+                    **Example: Add a widget, JSON request**
+
+                    .. code::
+
+                       POST /v2/110011/widgets HTTP/1.1
+                       Content-Type: application/json
+
+                       {"size": 3, "gadget": {"size": 1}}
+
+                    """), method_path="POST /v2/{project_id}/widgets")
+    schema = operation(text)["requestBody"]["content"]["application/json"]["schema"]
+    assert list(schema["properties"]) == ["size", "gadget", "colour"]
+    assert schema["properties"]["gadget"]["properties"]["size"] == {"type": "integer", "description": "Its size."}
+    assert schema["properties"]["colour"] == {"type": "string", "description": "Colour."}
+    assert schema["x-docs-unplaced"] == ["size"]  # the top level has a size already
+
+
 # ---- the current reference page of every operation
 
 

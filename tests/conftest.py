@@ -9,34 +9,44 @@ from cloud_backup_mock.testing import DOCS_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_PAGES = Path("shared") / "reference" / "cloud-backup-v2"
+API_REFERENCE_PAGES = Path("shared") / "reference" / "cloud-backup-v2-api"  # the current page of every operation
 
 
-def reference_candidates() -> list[Path]:
-    """Where the public reference pages (not part of the project) may be: $CLOUD_BACKUP_REFERENCE_DIR, beside
+def reference_candidates(folder: Path = REFERENCE_PAGES, variable: str = "CLOUD_BACKUP_REFERENCE_DIR") -> list[Path]:
+    """Where the public reference pages (not part of the project) may be: $variable, beside
     this checkout, or beside the checkout it was cloned from (a clean clone for CI is often made elsewhere)."""
-    if os.environ.get("CLOUD_BACKUP_REFERENCE_DIR"):
-        return [Path(os.environ["CLOUD_BACKUP_REFERENCE_DIR"])]
-    found = [REPO.parent / REFERENCE_PAGES]
+    if os.environ.get(variable):
+        return [Path(os.environ[variable])]
+    found = [REPO.parent / folder]
     try:
         origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         origin = ""
     if origin and Path(origin).is_dir():
-        found.append(Path(origin).resolve().parent / REFERENCE_PAGES)
+        found.append(Path(origin).resolve().parent / folder)
     return found
 
 
-@pytest.fixture(scope="session")
-def reference_dir() -> Path:
-    candidates = reference_candidates()
+def _find_reference(folder: Path, variable: str) -> Path:
+    candidates = reference_candidates(folder, variable)
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
     where = ", ".join(map(str, candidates))
     if os.environ.get("CI"):
-        pytest.fail(f"reference pages not found at {where} (set CLOUD_BACKUP_REFERENCE_DIR)")
-    pytest.skip(f"reference pages not found at {where}; set CLOUD_BACKUP_REFERENCE_DIR to run these")
+        pytest.fail(f"reference pages not found at {where} (set {variable})")
+    pytest.skip(f"reference pages not found at {where}; set {variable} to run these")
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return _find_reference(REFERENCE_PAGES, "CLOUD_BACKUP_REFERENCE_DIR")
+
+
+@pytest.fixture(scope="session")
+def api_reference_dir() -> Path:
+    return _find_reference(API_REFERENCE_PAGES, "CLOUD_BACKUP_API_REFERENCE_DIR")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from typing import Any
 
 from docutils import nodes
 from docutils.core import publish_doctree
+from docutils.parsers.rst import roles
 from docutils.utils import SystemMessage
 
 _DOCUTILS_SETTINGS = {
@@ -39,9 +40,23 @@ _HEADER_LINE = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
 _OR_LINE = re.compile(r"^\s*or\s*$", re.I)
 _DOTTED_NAME = re.compile(r"\{?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}?")
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters\b(?:\s+for\s+the\s+(request|response))?", re.I)
+_TABLE_INTRO = re.compile(r"\b(header|query|uri|path|body)\s+parameters?\b(?:\s+for\s+the\s+(request|response))?", re.I)
 _CODE_IN_PROSE = re.compile(r"\b([1-5]\d\d)\b(?:\s*\(([A-Za-z ]+)\))?")
+_NO_REQUEST_BODY = re.compile(r"\bdoes not accept a request body\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_TITLED_TARGET = re.compile(r"^(.*?)\s*<[^<>]*>$", re.S)
+# Sphinx's cross-reference roles: the pages link to one another with them (``:ref:`Title <label>```).
+_SPHINX_ROLES = ("ref", "doc", "term", "any", "numref", "download")
+
+
+def _cross_reference(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """A Sphinx cross-reference reads as its title (``Title <label>``), or as its label without one."""
+    titled = _TITLED_TARGET.match(text)
+    return [nodes.inline(rawtext, titled.group(1) if titled and titled.group(1) else text)], []
+
+
+for _role in _SPHINX_ROLES:
+    roles.register_local_role(_role, _cross_reference)
 
 
 class PageError(ValueError):
@@ -218,6 +233,9 @@ class _PageReader:
                 codes.extend(self._codes(rows))
             elif head_cells[0].lower() == "name":
                 where = self._table_kind(table)
+                if where == "request" and not accepts_body:
+                    self.skip(table, "a body parameter table: the page says the operation accepts no request body")
+                    continue
                 found[where].extend(self._params(rows, headers=where == "header"))
             else:
                 self.skip(table, f"a table with header {head_cells} (expected 'Response code' or 'Name')")
@@ -288,7 +306,7 @@ class _PageReader:
             for sentence in _SENTENCE_END.split(text):
                 conditions.extend(self._conditions(sentence))
         for para in section.findall(nodes.paragraph):
-            if _text(para).lower() == "this operation does not accept a request body.":
+            if _NO_REQUEST_BODY.search(_text(para)):
                 accepts_body = False
         return description, conditions, accepts_body
 
@@ -310,8 +328,10 @@ class _PageReader:
         params = []
         for row in rows:
             # Names may be wrapped over lines and partly bold ("host.\ **addresses**.\ " / "**addr**"):
-            # the cell's plain text without any whitespace is the dotted name.
-            name = "".join(row[0].astext().split())
+            # the cell's plain text without any whitespace is the dotted name. Bold that starts inside a
+            # word ("host.addr**esses.**addr") is not markup to docutils and stays in the text: a name
+            # never holds "*", so every "*" in it is left out.
+            name = "".join(row[0].astext().split()).replace("*", "")
             if not name:
                 self.skip(row[0], "a parameter row without a name")
                 continue

@@ -151,9 +151,10 @@ def schema_from_params(params: list[Param], example: Any = None) -> dict[str, An
     """An object schema from a parameter table, reconciled with the page's example.
 
     Dotted names give nesting. A flat table (the older format: no dots, names repeated
-    at several levels) is placed by walking the example in document order; without an
-    example, rows that cannot be placed are listed in ``x-docs-unplaced`` instead of being
-    guessed.
+    at several levels) is placed by walking the example in document order; a row that the
+    example does not place (or every row, without an example) goes at the top level, unless
+    a row there already has its name: such rows are listed in ``x-docs-unplaced`` instead of
+    being guessed.
     """
     root: dict[str, Any] = {"type": "object", "properties": {}}
     flat = not any("." in p.name for p in params)
@@ -163,9 +164,11 @@ def schema_from_params(params: list[Param], example: Any = None) -> dict[str, An
         paths = [tuple(p.name.split(".")) for p in params]
     unplaced: list[str] = []
     for param, path in zip(params, paths):
-        if path is None or (flat and example is None and _seen(root, path)):
-            unplaced.append(param.name)
-            continue
+        if flat and (path is None or example is None):
+            path = (param.name,)
+            if _seen(root, path):
+                unplaced.append(param.name)
+                continue
         _add_property(root, path, param, example)
     if unplaced:
         root["x-docs-unplaced"] = unplaced

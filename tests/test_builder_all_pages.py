@@ -11,6 +11,8 @@ from cloud_backup_mock.builder.docs_page import parse_page, parse_text
 from cloud_backup_mock.builder.page_to_openapi import page_to_path_item
 from cloud_backup_mock.builder.spec_build import build_from_pages
 
+import test_pages_of_any_version as any_version
+
 OPERATION_PAGES = 61
 
 
@@ -37,12 +39,7 @@ def page(body: str, method_path: str = "GET /v2/{project_id}/widgets",
 
 
 def param_table(intro: str, rows: list[tuple[str, str, str]]) -> str:
-    line = "+--------------------------+----------------------+----------------------------+"
-    out = [intro, "", line, "|Name                      |Type                  |Description                 |",
-           line.replace("-", "=")]
-    for name, kind, text in rows:
-        out += [f"|{name:<26}|{kind:<22}|{text:<28}|", line]
-    return "\n".join(out) + "\n\n"
+    return any_version.param_table(intro, rows, name_width=26)  # room for the dotted names below
 
 
 def operation(text: str, source: str = "synthetic.rst") -> dict:

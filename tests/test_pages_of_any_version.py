@@ -47,12 +47,13 @@ def page(body: str, codes: bool = True) -> str:
         """) + table + textwrap.dedent(body)
 
 
-def param_table(intro: str, rows: list[tuple[str, str, str]]) -> str:
-    line = "+------------------+----------------------+----------------------------+"
-    out = [intro, "", line, "|Name              |Type                  |Description                 |",
+def param_table(intro: str, rows: list[tuple[str, str, str]], name_width: int = 18) -> str:
+    """A grid table of parameters (name, type, description), announced by ``intro``."""
+    line = f"+{'-' * name_width}+----------------------+----------------------------+"
+    out = [intro, "", line, f"|{'Name':<{name_width}}|Type                  |Description                 |",
            line.replace("-", "=")]
     for name, kind, text in rows:
-        out += [f"|{name:<18}|{kind:<22}|{text:<28}|", line]
+        out += [f"|{name:<{name_width}}|{kind:<22}|{text:<28}|", line]
     return "\n".join(out) + "\n\n"
 
 

@@ -70,13 +70,9 @@ class Engine:
             answer["added"] = list(reversed(world.added))
         return answer
 
-    def parse_selection(self, value: str) -> list[Selection]:
-        return parse_selection(value, self.scenarios)
-
     async def set_project_scenarios(self, project_id: str, names: list[str]) -> list[Selection]:
         """The project's selections from now on (none: the default world); its ``times`` counts start again."""
-        selected = self.parse_selection(",".join(names))
-
+        selected = parse_selection(",".join(names), self.scenarios)
         await self.store.transaction(await self.store.project(project_id), lambda world: world.select(selected))
         return selected
 
@@ -97,6 +93,7 @@ class Engine:
         if scenario.name in self.scenarios:
             raise ScenarioError([f"scenario added for project {project_id}: the name {scenario.name!r} is a "
                                  "loaded scenario's; choose another"])
+
         def too_many(count: int) -> ScenarioError:
             return ScenarioError([f"project {project_id} has {count} added scenarios, the most it may "
                                   "(limit max_added_scenarios); reset the project first"])

@@ -19,7 +19,7 @@ class MemoryStore:
 
     def __init__(self, seed: Seed, clock: Clock, limits: Limits):
         self.limits, self.seed, self.clock = limits, seed, clock
-        self.world = World(seed, clock, limits.max_projects, on_forget=self._forgot)
+        self.world = World(limits.max_projects, on_forget=self._forgot)
         self._added = 0  # scenarios added at run time, all projects together
         self._lock = threading.Lock()
 

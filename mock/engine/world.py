@@ -367,23 +367,13 @@ def effect_names() -> list[str]:
 
 
 class World:
-    """All projects' worlds, each created from the seed on first use; at most ``max_projects`` of them,
-    the least recently used forgotten first (``on_forget`` is given each)."""
+    """The projects' worlds kept in this process, at most ``max_projects`` of them, the least recently
+    used forgotten first (``on_forget`` is given each)."""
 
-    def __init__(self, seed: Seed, clock: Clock = utc_now, max_projects: int = 10_000,
-                 on_forget: Callable[[ProjectWorld], None] = lambda world: None):
-        self.seed, self.clock, self.max_projects, self.on_forget = seed, clock, max_projects, on_forget
+    def __init__(self, max_projects: int = 10_000, on_forget: Callable[[ProjectWorld], None] = lambda world: None):
+        self.max_projects, self.on_forget = max_projects, on_forget
         self._projects: OrderedDict[str, ProjectWorld] = OrderedDict()
         self._lock = threading.Lock()
-
-    def project(self, project_id: str) -> ProjectWorld:
-        """The project's world, kept from now on (made from the seed if it has none)."""
-        with self._lock:
-            world = self._projects.get(project_id)
-            if world is not None:
-                self._projects.move_to_end(project_id)
-                return world
-        return self.keep(ProjectWorld(project_id, self.seed, self.clock))
 
     def keep(self, world: ProjectWorld) -> ProjectWorld:
         """Keep ``world`` as its project's (the one kept already, if another came first)."""

@@ -2,6 +2,7 @@
 warning, built into a valid contract with the formats and nesting the pages show; and a synthetic page for
 each irregularity of those pages that the builder once misread."""
 
+import re
 import textwrap
 
 import pytest
@@ -121,6 +122,35 @@ def test_flat_body_rows_the_example_does_not_place_go_at_the_top_level():
     assert schema["x-docs-unplaced"] == ["size"]  # the top level has a size already
 
 
+def test_formats_come_from_what_the_examples_show():
+    uuid, other = "3f2b8c1e-4d5a-4e6f-9a7b-0c1d2e3f4a5b", "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+    text = page(param_table("This table shows the URI parameters for the request:",
+                            [("{widget_id}", "String", f"The widget. For example, {uuid}.")])
+                + param_table("This table shows the body parameters for the response:",
+                              [("id", "String", "ID."), ("made", "String", "When."), ("name", "String", "Name."),
+                               ("parts", "Array", "Parts."), ("parts.id", "String", "Part ID."),
+                               ("parts.ref", "String", "Part reference.")])
+                + textwrap.dedent(f"""
+                    **Example: Show a widget, JSON response**
+
+                    .. code::
+
+                       200 (OK)
+                       Content-Type: application/json
+
+                       {{"id": "{uuid}", "made": "2015-03-04T05:06:07.123456Z", "name": "{other}x",
+                        "parts": [{{"id": "{other}", "ref": "{uuid}"}}, {{"id": "{uuid}", "ref": "none"}}]}}
+
+                    """), method_path="GET /v2/{project_id}/widgets/{widget_id}")
+    op = operation(text)
+    assert op["parameters"][0]["schema"] == {"type": "string", "format": "uuid"}
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert schema["id"]["format"] == "uuid" and schema["made"]["format"] == "date-time"
+    assert "format" not in schema["name"]
+    parts = schema["parts"]["items"]["properties"]
+    assert parts["id"]["format"] == "uuid" and "format" not in parts["ref"]  # every item's value counts
+
+
 # ---- the current reference page of every operation
 
 
@@ -151,3 +181,59 @@ def test_no_page_that_accepts_no_request_body_has_one(api_reference_dir, built):
         if not parsed.accepts_body:
             assert parsed.request_params == [], page_file.name
             assert "requestBody" not in document["paths"][parsed.path][parsed.method.lower()], page_file.name
+
+
+_SHOWN = {"uuid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
+          "date-time": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.I)}
+
+
+def _strings_by_schema(schema: dict, value, found: dict) -> None:
+    """Each string schema an example reaches, with every value the example has there."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key in schema.get("properties", {}):
+                _strings_by_schema(schema["properties"][key], child, found)
+    elif isinstance(value, list) and schema.get("type") == "array":
+        for child in value:
+            _strings_by_schema(schema["items"], child, found)
+    elif schema.get("type") == "string":
+        found.setdefault(id(schema), (schema, []))[1].append(value)
+
+
+def test_every_operation_page_carries_the_formats_its_examples_show(built):
+    document, _ = built
+    found: dict = {}
+    for item in document["paths"].values():
+        for op in item.values():
+            media = [op.get("requestBody", {}).get("content", {})] + [r.get("content", {})
+                                                                        for r in op["responses"].values()]
+            for content in media:
+                for one in content.values():
+                    if "example" in one:
+                        _strings_by_schema(one["schema"], one["example"], found)
+    shown = {name: 0 for name in _SHOWN}
+    for schema, values in found.values():
+        strings = [v for v in values if v is not None]
+        expected = next((name for name, pattern in _SHOWN.items()
+                         if strings and all(isinstance(v, str) and pattern.fullmatch(v) for v in strings)), None)
+        assert schema.get("format") == expected, (schema, values)
+        shown[expected] = shown.get(expected, 0) + 1
+    assert shown["uuid"] > 100 and shown["date-time"] > 30
+
+
+def test_dotted_names_nest_in_every_operation_page(api_reference_dir, built):
+    document, _ = built
+    for page_file in sorted(api_reference_dir.glob("*.rst")):
+        parsed = parse_page(page_file)
+        op = document["paths"][parsed.path][parsed.method.lower()]
+        bodies = [(parsed.request_params, op.get("requestBody", {}).get("content", {}))]
+        bodies += [(parsed.response_params, r.get("content", {})) for code, r in op["responses"].items()
+                   if code.startswith("2")]
+        for params, content in bodies:
+            for one in content.values():
+                for param in params:
+                    node = one["schema"]
+                    for key in param.name.split("."):
+                        node = node.get("items", node)
+                        assert key in node.get("properties", {}), (page_file.name, param.name)
+                        node = node["properties"][key]

@@ -48,12 +48,14 @@ def page(body: str, codes: bool = True) -> str:
 
 
 def param_table(intro: str, rows: list[tuple[str, str, str]], name_width: int = 18) -> str:
-    """A grid table of parameters (name, type, description), announced by ``intro``."""
-    line = f"+{'-' * name_width}+----------------------+----------------------------+"
-    out = [intro, "", line, f"|{'Name':<{name_width}}|Type                  |Description                 |",
+    """A grid table of parameters (name, type, description), announced by ``intro``; columns widen to
+    fit what they hold."""
+    widths = [max(name_width, *(len(row[0]) for row in rows)), 22, max(28, *(len(row[2]) for row in rows))]
+    line = "+" + "+".join("-" * w for w in widths) + "+"
+    out = [intro, "", line, "|" + "|".join(f"{h:<{w}}" for h, w in zip(("Name", "Type", "Description"), widths)) + "|",
            line.replace("-", "=")]
-    for name, kind, text in rows:
-        out += [f"|{name:<{name_width}}|{kind:<22}|{text:<28}|", line]
+    for row in rows:
+        out += ["|" + "|".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + "|", line]
     return "\n".join(out) + "\n\n"
 
 

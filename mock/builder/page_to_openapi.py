@@ -22,6 +22,11 @@ _TYPES = {
 _STOP_WORDS = {"a", "an", "the", "for", "to", "of", "s", "about", "on", "request"}
 _LITERAL_EXAMPLE = re.compile(r"For example, (.+?)\.?$")
 _PROSE_HEADERS = {"Retry-After": re.compile(r"\bwith the Retry-After header\b")}
+# The formats an example value shows: a UUID, an RFC 3339 date and time.
+_FORMATS = {
+    "uuid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
+    "date-time": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.I),
+}
 
 
 def operation_id(title: str) -> str:
@@ -72,7 +77,18 @@ def _parameter(param: Param, location: str) -> dict[str, Any]:
         # A literal wrapped over table lines ("8f135b4f-7a69-4b8a- 947f-...") is one value.
         out["example"] = _typed("".join(match.group(1).split()).strip("`"), kind)
         out["description"] = param.description[: match.start()].strip()
+        shown = _format_of([out["example"]])
+        if kind == "string" and shown:
+            out["schema"]["format"] = shown
     return out
+
+
+def _format_of(values: list[Any]) -> str | None:
+    """The format every one of the example's values (nulls aside) shows, if any."""
+    shown = [v for v in values if v is not None]
+    if not shown or not all(isinstance(v, str) for v in shown):
+        return None
+    return next((name for name, pattern in _FORMATS.items() if all(pattern.fullmatch(v) for v in shown)), None)
 
 
 def _typed(text: str, kind: str) -> Any:
@@ -215,6 +231,15 @@ def _example_at(example: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
     return True, value
 
 
+def _values_at(example: Any, path: tuple[str, ...]) -> list[Any]:
+    """Every value the example has at ``path``, in each item of the arrays on the way."""
+    values = [example]
+    for key in path:
+        items = [item for v in values for item in (v if isinstance(v, list) else [v])]
+        values = [item[key] for item in items if isinstance(item, dict) and key in item]
+    return values
+
+
 def _add_property(root: dict[str, Any], path: tuple[str, ...], param: Param, example: Any) -> None:
     node = root
     for depth, key in enumerate(path[:-1]):
@@ -248,6 +273,9 @@ def _add_property(root: dict[str, Any], path: tuple[str, ...], param: Param, exa
         schema["x-docs-type"] = param.type
     if param.description:
         schema["description"] = param.description
+    shown = _format_of(_values_at(example, path)) if schema.get("type") == "string" else None
+    if shown:
+        schema["format"] = shown
     if param.required:
         required = node.setdefault("required", [])
         if name not in required:
@@ -282,4 +310,5 @@ def _schema_of_value(value: Any) -> dict[str, Any]:
         return {"type": "object", "properties": {k: _schema_of_value(v) for k, v in value.items()}}
     if kind == "array":
         return {"type": "array", "items": _schema_of_value(value[0]) if value else {}}
-    return {"type": kind} if kind else {"nullable": True}
+    shown = _format_of([value]) if kind == "string" else None
+    return ({"type": kind, "format": shown} if shown else {"type": kind}) if kind else {"nullable": True}

@@ -1,10 +1,9 @@
-"""A contract the size of the whole Cloud Backup v2 API, for the start-up benchmark.
+"""A contract larger than the whole Cloud Backup v2 API, for the start-up and cache benchmarks.
 
-The API has about sixty operations (agents and their configuration, log files and activities, backups,
-restores, backup and restore configurations, vault requests, events, alerts); the shipped contract has
-the nine of agents and vaults. This writes an equivalent document: the shipped contract's operations
-once as they are, then again for each of six more resource families, each copy with its own paths,
-operationIds and its own copy of every schema (so nothing is shared that the real ones would not share).
+The shipped contract has every operation of the API (61). This writes a larger document: the shipped
+contract's operations once as they are, then its agent operations again for each of six made-up resource
+families, each copy with its own paths, operationIds and its own copy of every schema (so nothing is
+shared that real ones would not share).
 
     .venv/bin/python benchmarks/large_contract.py OUT.yaml
 """

@@ -295,17 +295,24 @@ _spec_dir = click.option(
     "--spec-dir", type=click.Path(file_okay=False, path_type=Path), default=SPEC_DIR, show_default=True,
     help="Folder with pages/*.rst, overlay.yaml and openapi.yaml.",
 )
+_reference_dir = click.option(
+    "--reference-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="The API's reference pages (default: $CLOUD_BACKUP_API_REFERENCE_DIR, or shared/reference/"
+         "cloud-backup-v2-api beside the checkout).",
+)
 
 
 @spec.command("build")
 @_spec_dir
+@_reference_dir
 @click.option("--pages", "pages_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Build from this folder of reference pages instead (any copy of the API's docs).")
 @click.option("--overlay", "overlay_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --pages: an Overlay 1.0 document to apply (default: none).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --pages: where to write the contract (default: standard output).")
-def spec_build_command(spec_dir: Path, pages_dir: Path | None, overlay_file: Path | None, output: Path | None) -> None:
+def spec_build_command(spec_dir: Path, reference_dir: Path | None, pages_dir: Path | None, overlay_file: Path | None,
+                       output: Path | None) -> None:
     """Rebuild openapi.yaml from the pages and the overlay, or build a contract from any folder of pages."""
     from .builder import spec_build
 
@@ -313,7 +320,7 @@ def spec_build_command(spec_dir: Path, pages_dir: Path | None, overlay_file: Pat
         if overlay_file or output:
             raise click.UsageError("--overlay and -o go with --pages")
         with _contract_errors():
-            out = spec_build.write(spec_dir)
+            out = spec_build.write(spec_dir, reference_dir)
         click.echo(f"wrote {out}")
         return
     with _contract_errors():
@@ -337,12 +344,14 @@ def spec_build_command(spec_dir: Path, pages_dir: Path | None, overlay_file: Pat
 
 @spec.command("check")
 @_spec_dir
-def spec_check_command(spec_dir: Path) -> None:
-    """Fail, with a diff, when openapi.yaml differs from a fresh build."""
+@_reference_dir
+def spec_check_command(spec_dir: Path, reference_dir: Path | None) -> None:
+    """Fail, with a diff, when openapi.yaml differs from a fresh build (exit 1); exit 2 when it cannot
+    be built here (the reference pages are not found)."""
     from .builder import spec_build
 
     with _contract_errors():
-        diff = spec_build.drift(spec_dir)
+        diff = spec_build.drift(spec_dir, reference_dir)
     if diff:
         click.echo(diff, nl=False)
         click.echo(f"\n{spec_dir / spec_build.OUTPUT_FILE} is out of date: run `cloud-backup-mock spec build`.", err=True)

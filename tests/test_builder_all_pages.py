@@ -226,7 +226,11 @@ def test_dotted_names_nest_in_every_operation_page(api_reference_dir, built):
     for page_file in sorted(api_reference_dir.glob("*.rst")):
         parsed = parse_page(page_file)
         op = document["paths"][parsed.path][parsed.method.lower()]
-        bodies = [(parsed.request_params, op.get("requestBody", {}).get("content", {}))]
+        request = op.get("requestBody", {})
+        if "application/json-patch+json" in request.get("content", {}):  # the table lists what it may change
+            assert request["x-docs-patchable"] == [p.name for p in parsed.request_params], page_file.name
+            request = {}
+        bodies = [(parsed.request_params, request.get("content", {}))]
         bodies += [(parsed.response_params, r.get("content", {})) for code, r in op["responses"].items()
                    if code.startswith("2")]
         for params, content in bodies:
@@ -237,3 +241,41 @@ def test_dotted_names_nest_in_every_operation_page(api_reference_dir, built):
                         node = node.get("items", node)
                         assert key in node.get("properties", {}), (page_file.name, param.name)
                         node = node["properties"][key]
+
+
+def test_a_json_patch_body_is_an_array_of_operations_listing_what_it_may_change():
+    text = page(param_table("This table shows the body parameters for the request:",
+                            [("enabled", "Boolean", "Whether it runs.")]) + textwrap.dedent("""
+        **Example: Update, JSON request**
+
+        .. code::
+
+           PATCH /v2/110011/widgets HTTP/1.1
+           Content-Type: application/json-patch+json
+
+           [{"op": "replace", "path": "/enabled", "value": true}]
+        """), method_path="PATCH /v2/{project_id}/widgets")
+    body = operation(text)["requestBody"]
+    assert list(body["content"]) == ["application/json-patch+json"]
+    media = body["content"]["application/json-patch+json"]
+    assert media["schema"]["type"] == "array" and media["schema"]["items"]["required"] == ["op", "path"]
+    assert media["example"] == [{"op": "replace", "path": "/enabled", "value": True}]
+    assert body["x-docs-patchable"] == ["enabled"]
+
+
+def test_an_array_of_plain_values_keeps_their_type():
+    text = page(param_table("This table shows the body parameters for the response:",
+                            [("times", "Array", "When it runs."), ("ids", "Array", "Snapshots.")])
+                + textwrap.dedent("""
+        **Example: List, JSON response**
+
+        .. code::
+
+           200 (OK)
+           Content-Type: application/json
+
+           {"times": ["2014-08-05T20:22:21Z"], "ids": [23, 51]}
+        """))
+    schema = operation(text)["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert schema["times"]["type"] == "array" and schema["times"]["items"] == {"type": "string", "format": "date-time"}
+    assert schema["ids"]["type"] == "array" and schema["ids"]["items"] == {"type": "integer"}

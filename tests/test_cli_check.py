@@ -38,7 +38,7 @@ def test_check_finds_a_planted_violation():
 def test_check_passes_against_the_mock(cloud_backup_mock_server):
     result = run_check(cloud_backup_mock_server.url, "--auth-token", DOCS_TOKEN)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "No issues found" in result.stdout and "Tested: 9" in result.stdout
+    assert "No issues found" in result.stdout and "Tested: 61" in result.stdout
 
 
 def test_check_of_one_operation_against_the_healthy_mock(cloud_backup_mock_server, tmp_path):

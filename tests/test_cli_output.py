@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloud_backup_mock import __version__
+from cloud_backup_mock.contract import Contract
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,14 +44,13 @@ def test_lint_text_and_json():
 def test_lint_problems_text_and_json(tmp_path):
     (tmp_path / "default.yaml").write_text("name: default\ndescription: d\nrules:\n  - {operation: getAgnet, response: {status: 200}}\n")
     code, out, err = run("lint", str(tmp_path))
-    known = "authenticateAgent, getAgent, getVaultEncryption, getVaultPasswordVerification, registerAgent, " \
-            "reportVaultEncryption, reportVaultPasswordVerification, requestVaultEncryption, requestVaultPasswordVerification, *"
+    known = ", ".join([*sorted(Contract.load().operations), "*"])
     assert (code, out, normalised(err, tmp=str(tmp_path))) == (1, "", (
-        f"{{tmp}}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet'; known: {known}\n"
+        f"{{tmp}}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}\n"
         "1 problem(s) in {tmp}\n"))
     code, out, _ = run("lint", str(tmp_path), "--format", "json")
     assert code == 1 and json.loads(out)["problems"] == [
-        f"{tmp_path}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet'; known: {known}"]
+        f"{tmp_path}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}"]
 
 
 def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():

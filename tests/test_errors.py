@@ -53,8 +53,8 @@ def test_unknown_path_is_404(client):
 
 
 @pytest.mark.parametrize("method,path,allow", [
-    ("DELETE", f"/v2/110011/agents/{DOCS_AGENT}", "GET, HEAD"),
-    ("GET", "/v2/110011/agents", "POST"),
+    ("POST", f"/v2/110011/agents/{DOCS_AGENT}", "DELETE, GET, HEAD, PATCH"),
+    ("DELETE", "/v2/110011/agents", "GET, HEAD, POST"),
     ("PUT", f"{VERIFY}/f353f472-4931-463a-9920-1dcad25f88e7", "GET, HEAD, POST"),
     ("DELETE", "/__mock/scenarios", "GET, HEAD"),
     ("GET", "/v2/110011/agents/tokens", "POST"),  # the literal template wins over .../agents/{agent_id}

@@ -64,7 +64,7 @@ def test_unknown_operation(tmp_path):
           - {operation: getAgents, response: {status: 200}}
         """)
     (problem,) = problems(path)
-    assert problem.startswith(f"{path}: scenario 'x' rule 1 (getAgents): unknown operation 'getAgents'; known: authenticateAgent,")
+    assert problem.startswith(f"{path}: scenario 'x' rule 1 (getAgents): unknown operation 'getAgents' (did you mean 'getAgent'?); known: authenticateAgent,")
 
 
 def test_url_naming_an_unknown_operation(tmp_path):

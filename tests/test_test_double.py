@@ -58,7 +58,7 @@ def test_verify_failure_shows_what_was_expected_and_the_nearest_requests(client,
 ])
 def test_every_method_refuses_an_unknown_operation_naming_the_known(mock, call):
     with pytest.raises(ValueError, match=r"unknown operation 'authenticateAgnet' \(did you mean 'authenticateAgent'\?\); "
-                                         r"known: authenticateAgent, getAgent,"):
+                                         r"known: authenticateAgent, createConfiguration,"):
         call(mock)
 
 
@@ -172,7 +172,7 @@ def test_a_failing_test_reports_its_exchanges(pytester):
 
 
 def test_configure_changes_the_world_through_the_store(client, mock):
-    mock.configure(token_ttl_seconds=0.001)
+    mock.configure(token_ttl_seconds=0)
     token = client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json()["token"]["id"]
     assert client.get(AGENT, headers={"X-Auth-Token": token}).status_code == 401  # expired at once
     with pytest.raises(ValueError, match="unknown setting 'colour'"):

@@ -69,6 +69,8 @@ def _remove(match: DatumInContext, where: str) -> None:
         for field in match.path.fields:
             parent.pop(field, None)
     elif isinstance(match.path, Index) and isinstance(parent, list):
-        del parent[match.path.index]
+        # jsonpath-ng 1.7 holds an Index's positions in ``indices``; earlier releases, one in ``index``
+        for index in sorted(getattr(match.path, "indices", None) or (match.path.index,), reverse=True):
+            del parent[index]
     else:
         raise OverlayError(f"{where}: cannot remove the document root or {match.path}")

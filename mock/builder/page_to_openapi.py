@@ -105,10 +105,29 @@ def _typed(text: str, kind: str) -> Any:
     return text
 
 
+# RFC 6902: a JSON Patch document is an array of operations.
+JSON_PATCH = "application/json-patch+json"
+JSON_PATCH_SCHEMA = {
+    "type": "array", "minItems": 1,
+    "items": {"type": "object", "required": ["op", "path"], "properties": {
+        "op": {"type": "string", "enum": ["add", "remove", "replace", "move", "copy", "test"]},
+        "path": {"type": "string"}, "from": {"type": "string"}, "value": {}}},
+}
+
+
 def _request_body(page: Page, example: Example | None) -> dict[str, Any]:
     body = example.body if example is not None and example.has_body else None
+    media_type = next((v for k, v in (example.headers.items() if example else ()) if k.lower() == "content-type"), "")
+    if JSON_PATCH in media_type.lower():
+        # A JSON Patch body: the table lists the fields it may change.
+        media: dict[str, Any] = {"schema": JSON_PATCH_SCHEMA}
+        if body is not None:
+            media["example"] = body
+        patchable = [p.name for p in page.request_params]
+        return {"required": True, "content": {JSON_PATCH: media},
+                **({"x-docs-patchable": patchable} if patchable else {})}
     schema = schema_from_params(page.request_params, body)
-    media: dict[str, Any] = {"schema": schema}
+    media = {"schema": schema}
     if body is not None:
         media["example"] = body
     return {"required": True, "content": {"application/json": media}}
@@ -266,7 +285,7 @@ def _add_property(root: dict[str, Any], path: tuple[str, ...], param: Param, exa
         schema.setdefault("type", "object")
         schema.setdefault("properties", {})
     elif kind == "array":
-        _to_array(schema)
+        _to_array(schema, value if found else None)
     elif kind:
         schema["type"] = kind
     if param.type and actual and declared != actual:
@@ -282,7 +301,16 @@ def _add_property(root: dict[str, Any], path: tuple[str, ...], param: Param, exa
             required.append(name)
 
 
-def _to_array(schema: dict[str, Any]) -> None:
+def _to_array(schema: dict[str, Any], example: Any = None) -> None:
+    """``schema`` as an array: of the plain values its example holds, else of objects."""
+    if isinstance(example, list) and example and not isinstance(example[0], (dict, list)) and example[0] is not None:
+        schema.pop("properties", None)
+        items = _schema_of_value(example[0])
+        shown = _format_of(example) if items.get("type") == "string" else None
+        if shown:
+            items["format"] = shown
+        schema.update({"type": "array", "items": items})
+        return
     items = {"type": "object", "properties": schema.pop("properties", {})}
     if "required" in schema:
         items["required"] = schema.pop("required")

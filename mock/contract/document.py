@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -70,13 +71,19 @@ class Operation:
         return (self.response(status) or {}).get("headers") or {}
 
     @property
+    def request_media_type(self) -> str | None:
+        """The JSON media type the request body is declared in (``application/json`` first)."""
+        content = (self.spec.get("requestBody") or {}).get("content") or {}
+        return next((t for t in sorted(content, key=lambda t: t != "application/json") if "json" in t), None)
+
+    @property
     def request_schema(self) -> dict[str, Any] | None:
-        media = ((self.spec.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+        media = ((self.spec.get("requestBody") or {}).get("content") or {}).get(self.request_media_type) or {}
         return media.get("schema")
 
     @property
     def request_example(self) -> Any:
-        media = ((self.spec.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+        media = ((self.spec.get("requestBody") or {}).get("content") or {}).get(self.request_media_type) or {}
         return media.get("example")
 
     @property
@@ -145,8 +152,14 @@ class Contract:
         try:
             return self.operations[operation_id]
         except KeyError:
-            known = ", ".join(sorted(self.operations))
-            raise KeyError(f"unknown operation {operation_id!r}; known: {known}") from None
+            raise KeyError(self.unknown(operation_id)) from None
+
+    def unknown(self, operation_id: str, also: tuple[str, ...] = ()) -> str:
+        """What to say of an operationId the contract does not have: the nearest one, and every one
+        (with ``also``, other names the caller takes)."""
+        close = difflib.get_close_matches(operation_id, list(self.operations), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown operation {operation_id!r}{hint}; known: {', '.join([*sorted(self.operations), *also])}"
 
 
 def _token_header(spec: dict[str, Any], document: dict[str, Any]) -> str | None:

@@ -224,7 +224,7 @@ def _compile_rule(scenario: str, index: int, raw: dict[str, Any], contract: Cont
     elif operation in contract.operations:
         operations = [contract.operations[operation]]
     else:
-        raise ContractMismatch([f"unknown operation {operation!r}; known: {', '.join(sorted(contract.operations))}, *"])
+        raise ContractMismatch([contract.unknown(operation, also=(ANY_OPERATION,))])
     rule = Rule(scenario, index, operation, times=compile_value(raw.get("times")),
                 delay=compile_value(raw.get("delay", 0)), drop=bool(raw.get("drop", False)))
     for part, matchers in (raw.get("match") or {}).items():

@@ -9,7 +9,6 @@ case-insensitive. ``status`` is the status the mock answered.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +26,7 @@ class UnknownOperation(ValueError):
 def known_operation(contract: Contract, operation: str) -> str:
     if operation in contract.operations:
         return operation
-    close = difflib.get_close_matches(operation, list(contract.operations), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise UnknownOperation(f"unknown operation {operation!r}{hint}; known: {', '.join(sorted(contract.operations))}")
+    raise UnknownOperation(contract.unknown(operation))
 
 
 @dataclass

@@ -62,9 +62,9 @@ def test_sphinx_cross_references_read_as_their_title():
 
 
 def test_a_query_parameter_sentence_in_the_singular_announces_a_query_table():
-    text = page(param_table("The following table shows the query parameter for the request.",
+    text = page(param_table("Below is the single query parameter for the request.",
                             [("shiny", "Boolean", "Only shiny widgets.")])
-                + "This operation does not accept a request body.\n")
+                + "Widgets are only read: the call does not accept a request body.\n")
     parsed = parse_text(text, "singular.rst")
     assert parsed.warnings == [] and parsed.request_params == []
     assert [(x.name, x.type) for x in parsed.query_params] == [("shiny", "Boolean")]

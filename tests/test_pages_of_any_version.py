@@ -60,7 +60,7 @@ def param_table(intro: str, rows: list[tuple[str, str, str]], name_width: int = 
 
 
 def test_query_and_header_parameter_tables():
-    text = page("\n" + param_table("This table shows the header parameters for the request:",
+    text = page("\n" + param_table("Sent with it, the header parameters for the request:",
                                    [("X-Agent-Id", "String", "Agent. For example, ab-1.")])
                 + param_table("This table shows the query parameters for the request:",
                               [("limit", "Integer", "How many. For example, 25."),

@@ -59,7 +59,7 @@ def test_stateful_links(stateful_url):
     machine = default_schema.as_state_machine()
     followed = {name.split("___")[1].split("__")[0] for name in dir(machine) if "___" in name}
     # The spec's own links are among the transitions (schemathesis infers more from field names).
-    assert {"201_GetAgent", "201_RequestVaultEncryption", "202_GetResult", "202_Report"} <= followed
+    assert {"201_GetAgent", "201_RequestVaultEncryption", "202_GetResult", "202_Report", "201_Get"} <= followed
 
     class Workflow(machine):
         def get_call_kwargs(self, case):

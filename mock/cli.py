@@ -18,7 +18,7 @@ from .shipped import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
 @click.group()
 @click.version_option(__version__, prog_name="cloud-backup-mock")
 def main() -> None:
-    """Mock server and contract tools for the Cloud Backup API v2 (agents and vaults)."""
+    """Mock server and contract tools for the Cloud Backup API v2."""
 
 
 @main.command()

@@ -3,6 +3,7 @@ the journal, unknown operations refused, times counters, a failing test's report
 equivalents for sandboxes."""
 
 import textwrap
+import time
 
 import httpx
 import pytest
@@ -183,3 +184,85 @@ def test_configure_changes_the_world_through_the_store(client, mock):
 def test_change_applies_a_step_as_one_change(mock):
     count = mock.change(lambda world: world.apply("expire_tokens", {}))
     assert count == 0 and not mock.world().touched  # the store took what the step touched
+
+
+def test_verify_compares_the_headers_sent_and_masks_secrets_only_in_the_message(client, mock):
+    client.get(AGENT)
+    (entry,) = mock.verify("getAgent", headers={"X-Auth-Token": DOCS_TOKEN})
+    assert entry["headers"]["x-auth-token"] == "***"  # the requests returned show it masked, as requests() does
+    with pytest.raises(AssertionError) as failed:
+        mock.verify("getAgent", headers={"X-Auth-Token": "guess"})
+    assert "header X-Auth-Token: ***, not 'guess'" in str(failed.value) and DOCS_TOKEN not in str(failed.value)
+
+
+def test_the_most_recent_respond_is_tried_first(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "older"})
+    mock.respond("getAgent", status=404, body={"message": "newer"})
+    assert client.get(AGENT).json() == {"message": "newer"}
+    mock.reset()  # the older stub never answered
+
+
+def test_respond_with_a_delay_and_drop(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "late"}, delay=0.3, times=1)
+    started = time.monotonic()
+    assert client.get(AGENT).status_code == 404 and time.monotonic() - started >= 0.3
+    mock.respond("getAgent", drop=True, times=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get(AGENT)
+    assert [e["status"] for e in mock.requests("getAgent")] == [404, "dropped"]
+    with pytest.raises(ValueError, match=r"respond\('getAgent'\) takes either status= \(an answer\) or drop=True"):
+        mock.respond("getAgent")
+    with pytest.raises(ValueError, match="delay"):
+        mock.respond("getAgent", status=200, delay=301)
+
+
+def test_assert_all_called_names_each_unused_stub_and_passes_over_optional_ones(client, mock):
+    used = mock.respond("getAgent", status=404, body={"message": "x"}, times=1)
+    unused = mock.respond("authenticateAgent", status=401, body={"message": "no"})
+    mock.respond("registerAgent", status=403, optional=True)
+    client.get(AGENT)
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_all_called()
+    assert str(failed.value).startswith(f"1 respond() stub(s) never used:\n  {unused}: respond(authenticateAgent, "
+                                        "status=401) for project 110011\n")
+    assert used not in str(failed.value)
+    mock.reset()
+    mock.assert_all_called()  # a reset forgets the stubs with the rest
+
+
+def test_register_agent_refuses_an_unknown_field_naming_the_closest(mock):
+    with pytest.raises(ValueError, match=r"register_agent: unknown field 'nmae' \(did you mean 'name'\?\); "
+                                         r"known: host, name, rsa_public_key, vault, version"):
+        mock.register_agent(nmae="web")
+    assert mock.register_agent(name="web")["name"] == "web"
+
+
+def test_the_fixture_fails_a_test_that_leaves_a_stub_unused_and_reports_are_short(pytester):
+    pytester.makepyfile(textwrap.dedent(f"""
+        import httpx
+
+        AGENT = "/v2/110011/agents/{DOCS_AGENT}"
+
+        def test_unused(cloud_backup_mock):
+            cloud_backup_mock.respond("getAgent", status=404, body={{"message": "never asked"}})
+
+        def test_optional_and_used(cloud_backup_mock):
+            cloud_backup_mock.respond("authenticateAgent", status=401, body={{"message": "no"}}, optional=True)
+            cloud_backup_mock.respond("getAgent", status=404, body={{"message": "asked"}})
+            httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+
+        def test_many_then_verify_fails(cloud_backup_mock):
+            for _ in range(25):
+                httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+            cloud_backup_mock.verify("getAgent", count=1)
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2, passed=1)
+    output = result.stdout.str()
+    assert ("1 respond() stub(s) never used:\n  respond-1: respond(getAgent, status=404) for project 110011\n"
+            "(pass optional=True to respond() for a stub a test may leave unused)\n") in output
+    result.stdout.fnmatch_lines(["*- cloud-backup-mock exchanges -*", "(5 earlier exchanges not shown)",
+                                 "#* GET /v2/110011/agents/* -> 200 (default*)"])
+    section = output.split("cloud-backup-mock exchanges")[-1]
+    assert section.count(" GET /v2/110011/agents/") == 20
+    assert "mock_server.py" not in output and "plugin.py" not in output  # the package's frames are hidden

@@ -266,3 +266,60 @@ def test_the_fixture_fails_a_test_that_leaves_a_stub_unused_and_reports_are_shor
     section = output.split("cloud-backup-mock exchanges")[-1]
     assert section.count(" GET /v2/110011/agents/") == 20
     assert "mock_server.py" not in output and "plugin.py" not in output  # the package's frames are hidden
+
+
+def test_health_answers_liveness_without_the_admin_token_and_details_with_it():
+    from cloud_backup_mock.testing import MockConfig, MockServer
+
+    with MockServer(MockConfig(admin_token="s3cret")) as server, httpx.Client(base_url=server.url) as admin:
+        assert admin.get("/__mock/health").json() == {"status": "ok"}
+        assert admin.get("/__mock/health", headers={"X-Admin-Token": "wrong"}).json() == {"status": "ok"}
+        detailed = admin.get("/__mock/health", headers={"X-Admin-Token": "s3cret"}).json()
+        assert detailed["status"] == "ok" and detailed["state"] == "memory" and "journal" in detailed
+        assert admin.get("/__mock/scenarios").status_code == 401  # the rest of the admin API still needs it
+
+
+def test_the_admin_document_declares_the_admin_token_for_swagger_ui(client):
+    document = client.get("/__mock/openapi.json").json()
+    assert document["components"]["securitySchemes"]["adminToken"] == {
+        "type": "apiKey", "in": "header", "name": "X-Admin-Token",
+        "description": "the token given to `serve --admin-token` (none set, none needed)"}
+    assert document["security"] == [{"adminToken": []}]
+    assert document["paths"]["/health"]["get"]["security"] == [{}, {"adminToken": []}]
+
+
+def test_an_added_scenario_is_removed_and_the_other_counts_go_on(client, mock):
+    def refusal(name):
+        return {"name": name, "description": "d", "rules": [
+            {"operation": "authenticateAgent", "times": 2, "response": {"status": 401, "body": {"message": name}}}]}
+
+    mock.use("upstream-unavailable;failures=2")
+    assert client.get(AGENT).status_code == 503  # one of the selection's two turns taken
+    assert client.post("/__mock/projects/110011/scenarios", json=refusal("refuse-a")).status_code == 201
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-a"}
+    assert client.post("/__mock/projects/110011/scenarios", json=refusal("refuse-b")).status_code == 201
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-b"}
+    removed = client.delete("/__mock/projects/110011/scenarios/refuse-b")
+    assert removed.status_code == 200 and removed.json()["added"] == ["refuse-a"]
+    # refuse-a's count went on (its second and last turn), and so did the selection's
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-a"}
+    assert [client.get(AGENT).status_code for _ in range(2)] == [503, 200]
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 200
+    missing = client.delete("/__mock/projects/110011/scenarios/refuse-b")
+    assert missing.status_code == 404 and missing.json() == {
+        "message": "Not found: project 110011 has no added scenario 'refuse-b'; added: refuse-a",
+        "errors": ["project 110011 has no added scenario 'refuse-b'; added: refuse-a"]}
+
+
+def test_journal_reads_refuse_an_unknown_operation_and_the_last_page_has_no_next_after(client, mock):
+    client.get(AGENT)
+    client.get(AGENT)
+    unknown = client.get("/__mock/requests", params={"operation": "getAgnet"})
+    assert unknown.status_code == 400 and unknown.json()["errors"] == [
+        "unknown operation 'getAgnet' (did you mean 'getAgent'?); known: " + ", ".join(sorted(mock.engine.contract.operations))]
+    whole = client.get("/__mock/requests", params={"limit": 2}).json()
+    assert len(whole["requests"]) == 2 and whole["next_after"] is None
+    first = client.get("/__mock/requests", params={"limit": 1}).json()
+    assert first["next_after"] == first["requests"][0]["id"]
+    last = client.get("/__mock/requests", params={"limit": 1, "after": first["next_after"]}).json()
+    assert len(last["requests"]) == 1 and last["next_after"] is None

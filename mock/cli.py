@@ -53,7 +53,7 @@ def main() -> None:
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
           max_body_bytes, limits, journal_mask, admin_token, workers, state, reload, log_format, spec_file) -> None:
@@ -99,7 +99,8 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     try:
         app = create_app(config)  # also checks the configuration before any worker starts
     except (ContractError, ScenarioError, ValueError, KeyError) as exc:
-        problems = str(exc).strip("'\"").splitlines()
+        # A KeyError's str() is its message quoted; the message itself keeps every quote it has.
+        problems = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)).splitlines()
         click.echo(f"error: cannot start the mock: {problems[0]}", err=True)
         for problem in problems[1:]:
             click.echo(problem, err=True)
@@ -223,7 +224,7 @@ def _is_loopback(host: str) -> bool:
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path),
                 default=SCENARIOS_DIR)
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The contract the scenarios must keep to.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one object on stdout, {ok, scenarios, problems}, for tools.")

@@ -163,3 +163,15 @@ def test_each_worker_logs_its_requests_and_nothing_else(tmp_path):
     assert [a.status_code for a in answers] == [200] * 4
     assert text.count(f"GET {AGENT_URL} project=110011 operation=getAgent scenario=default status=200") == 4, text
     assert "Warning" not in text, text
+
+
+@pytest.mark.parametrize("args, line", [
+    (["serve", "--limit", "max_projects=abc"],
+     "error: cannot start the mock: limits: limit max_projects must be a positive int, not 'abc'"),
+    (["serve", "--spec", "missing.yaml"], "error: cannot start the mock: missing.yaml: cannot read: No such file or directory"),
+    (["lint", "--spec", "missing.yaml"], "error: missing.yaml: cannot read: No such file or directory"),
+])
+def test_cli_errors_are_one_line_with_their_closing_quotes(tmp_path, args, line):
+    done = subprocess.run([CLI, *args, *(["--port", "0"] if args[0] == "serve" else [])], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (2, line + "\n", "")

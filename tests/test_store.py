@@ -215,3 +215,29 @@ def test_the_journal_is_bounded_and_a_noisy_project_loses_its_own_entries_first(
         assert [e["id"] for e in kept] == [1, 4, 5, 6] and (await journal.stats())["entries"] == 4
 
     run(state, check, journal_entries=4)
+
+
+def test_removing_an_added_scenario_keeps_the_other_counts_and_gives_its_room_back(state):
+    async def check(_):
+        engine = build_engine(MockConfig(state=state, limits={"max_added_scenarios_total": 1}))
+        try:
+            def refusal(name):
+                return {"name": name, "description": "d", "rules": [
+                    {"operation": "authenticateAgent", "times": 3, "response": {"status": 401, "body": {"message": "no"}}}]}
+
+            await engine.add_scenario("p-rm", refusal("a"))
+            world = await engine.store.project("p-rm")
+            keys = [("a", 0, ()), ("upstream-unavailable", 0, (("failures", 2),))]
+            world, _ = await engine.store.transaction(world, lambda w: [w.take_turn(k, 3, 10) for k in keys])
+            await engine.add_scenario("p-rm", refusal("a"))  # added again: its own count starts again
+            assert dict((await engine.store.project("p-rm")).counters) == {keys[1]: 1}
+            world, _ = await engine.store.transaction(await engine.store.project("p-rm"),
+                                                      lambda w: w.take_turn(keys[0], 3, 10))
+            assert await engine.remove_scenario("p-rm", "a") and not await engine.remove_scenario("p-rm", "a")
+            world = await engine.store.project("p-rm")
+            assert world.added == {} and dict(world.counters) == {keys[1]: 1}
+            await engine.add_scenario("p-other", refusal("b"))  # the removed one's room is free again
+        finally:
+            await engine.store.close()
+
+    run(state, check)

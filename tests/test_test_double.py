@@ -3,6 +3,7 @@ the journal, unknown operations refused, times counters, a failing test's report
 equivalents for sandboxes."""
 
 import textwrap
+import time
 
 import httpx
 import pytest
@@ -183,3 +184,142 @@ def test_configure_changes_the_world_through_the_store(client, mock):
 def test_change_applies_a_step_as_one_change(mock):
     count = mock.change(lambda world: world.apply("expire_tokens", {}))
     assert count == 0 and not mock.world().touched  # the store took what the step touched
+
+
+def test_verify_compares_the_headers_sent_and_masks_secrets_only_in_the_message(client, mock):
+    client.get(AGENT)
+    (entry,) = mock.verify("getAgent", headers={"X-Auth-Token": DOCS_TOKEN})
+    assert entry["headers"]["x-auth-token"] == "***"  # the requests returned show it masked, as requests() does
+    with pytest.raises(AssertionError) as failed:
+        mock.verify("getAgent", headers={"X-Auth-Token": "guess"})
+    assert "header X-Auth-Token: ***, not 'guess'" in str(failed.value) and DOCS_TOKEN not in str(failed.value)
+
+
+def test_the_most_recent_respond_is_tried_first(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "older"})
+    mock.respond("getAgent", status=404, body={"message": "newer"})
+    assert client.get(AGENT).json() == {"message": "newer"}
+    mock.reset()  # the older stub never answered
+
+
+def test_respond_with_a_delay_and_drop(client, mock):
+    mock.respond("getAgent", status=404, body={"message": "late"}, delay=0.3, times=1)
+    started = time.monotonic()
+    assert client.get(AGENT).status_code == 404 and time.monotonic() - started >= 0.3
+    mock.respond("getAgent", drop=True, times=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get(AGENT)
+    assert [e["status"] for e in mock.requests("getAgent")] == [404, "dropped"]
+    with pytest.raises(ValueError, match=r"respond\('getAgent'\) takes either status= \(an answer\) or drop=True"):
+        mock.respond("getAgent")
+    with pytest.raises(ValueError, match="delay"):
+        mock.respond("getAgent", status=200, delay=301)
+
+
+def test_assert_all_called_names_each_unused_stub_and_passes_over_optional_ones(client, mock):
+    used = mock.respond("getAgent", status=404, body={"message": "x"}, times=1)
+    unused = mock.respond("authenticateAgent", status=401, body={"message": "no"})
+    mock.respond("registerAgent", status=403, optional=True)
+    client.get(AGENT)
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_all_called()
+    assert str(failed.value).startswith(f"1 respond() stub(s) never used:\n  {unused}: respond(authenticateAgent, "
+                                        "status=401) for project 110011\n")
+    assert used not in str(failed.value)
+    mock.reset()
+    mock.assert_all_called()  # a reset forgets the stubs with the rest
+
+
+def test_register_agent_refuses_an_unknown_field_naming_the_closest(mock):
+    with pytest.raises(ValueError, match=r"register_agent: unknown field 'nmae' \(did you mean 'name'\?\); "
+                                         r"known: host, name, rsa_public_key, vault, version"):
+        mock.register_agent(nmae="web")
+    assert mock.register_agent(name="web")["name"] == "web"
+
+
+def test_the_fixture_fails_a_test_that_leaves_a_stub_unused_and_reports_are_short(pytester):
+    pytester.makepyfile(textwrap.dedent(f"""
+        import httpx
+
+        AGENT = "/v2/110011/agents/{DOCS_AGENT}"
+
+        def test_unused(cloud_backup_mock):
+            cloud_backup_mock.respond("getAgent", status=404, body={{"message": "never asked"}})
+
+        def test_optional_and_used(cloud_backup_mock):
+            cloud_backup_mock.respond("authenticateAgent", status=401, body={{"message": "no"}}, optional=True)
+            cloud_backup_mock.respond("getAgent", status=404, body={{"message": "asked"}})
+            httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+
+        def test_many_then_verify_fails(cloud_backup_mock):
+            for _ in range(25):
+                httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+            cloud_backup_mock.verify("getAgent", count=1)
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2, passed=1)
+    output = result.stdout.str()
+    assert ("1 respond() stub(s) never used:\n  respond-1: respond(getAgent, status=404) for project 110011\n"
+            "(pass optional=True to respond() for a stub a test may leave unused)\n") in output
+    result.stdout.fnmatch_lines(["*- cloud-backup-mock exchanges -*", "(5 earlier exchanges not shown)",
+                                 "#* GET /v2/110011/agents/* -> 200 (default*)"])
+    section = output.split("cloud-backup-mock exchanges")[-1]
+    assert section.count(" GET /v2/110011/agents/") == 20
+    assert "mock_server.py" not in output and "plugin.py" not in output  # the package's frames are hidden
+
+
+def test_health_answers_liveness_without_the_admin_token_and_details_with_it():
+    from cloud_backup_mock.testing import MockConfig, MockServer
+
+    with MockServer(MockConfig(admin_token="s3cret")) as server, httpx.Client(base_url=server.url) as admin:
+        assert admin.get("/__mock/health").json() == {"status": "ok"}
+        assert admin.get("/__mock/health", headers={"X-Admin-Token": "wrong"}).json() == {"status": "ok"}
+        detailed = admin.get("/__mock/health", headers={"X-Admin-Token": "s3cret"}).json()
+        assert detailed["status"] == "ok" and detailed["state"] == "memory" and "journal" in detailed
+        assert admin.get("/__mock/scenarios").status_code == 401  # the rest of the admin API still needs it
+
+
+def test_the_admin_document_declares_the_admin_token_for_swagger_ui(client):
+    document = client.get("/__mock/openapi.json").json()
+    assert document["components"]["securitySchemes"]["adminToken"] == {
+        "type": "apiKey", "in": "header", "name": "X-Admin-Token",
+        "description": "the token given to `serve --admin-token` (none set, none needed)"}
+    assert document["security"] == [{"adminToken": []}]
+    assert document["paths"]["/health"]["get"]["security"] == [{}, {"adminToken": []}]
+
+
+def test_an_added_scenario_is_removed_and_the_other_counts_go_on(client, mock):
+    def refusal(name):
+        return {"name": name, "description": "d", "rules": [
+            {"operation": "authenticateAgent", "times": 2, "response": {"status": 401, "body": {"message": name}}}]}
+
+    mock.use("upstream-unavailable;failures=2")
+    assert client.get(AGENT).status_code == 503  # one of the selection's two turns taken
+    assert client.post("/__mock/projects/110011/scenarios", json=refusal("refuse-a")).status_code == 201
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-a"}
+    assert client.post("/__mock/projects/110011/scenarios", json=refusal("refuse-b")).status_code == 201
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-b"}
+    removed = client.delete("/__mock/projects/110011/scenarios/refuse-b")
+    assert removed.status_code == 200 and removed.json()["added"] == ["refuse-a"]
+    # refuse-a's count went on (its second and last turn), and so did the selection's
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json() == {"message": "refuse-a"}
+    assert [client.get(AGENT).status_code for _ in range(2)] == [503, 200]
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 200
+    missing = client.delete("/__mock/projects/110011/scenarios/refuse-b")
+    assert missing.status_code == 404 and missing.json() == {
+        "message": "Not found: project 110011 has no added scenario 'refuse-b'; added: refuse-a",
+        "errors": ["project 110011 has no added scenario 'refuse-b'; added: refuse-a"]}
+
+
+def test_journal_reads_refuse_an_unknown_operation_and_the_last_page_has_no_next_after(client, mock):
+    client.get(AGENT)
+    client.get(AGENT)
+    unknown = client.get("/__mock/requests", params={"operation": "getAgnet"})
+    assert unknown.status_code == 400 and unknown.json()["errors"] == [
+        "unknown operation 'getAgnet' (did you mean 'getAgent'?); known: " + ", ".join(sorted(mock.engine.contract.operations))]
+    whole = client.get("/__mock/requests", params={"limit": 2}).json()
+    assert len(whole["requests"]) == 2 and whole["next_after"] is None
+    first = client.get("/__mock/requests", params={"limit": 1}).json()
+    assert first["next_after"] == first["requests"][0]["id"]
+    last = client.get("/__mock/requests", params={"limit": 1, "after": first["next_after"]}).json()
+    assert len(last["requests"]) == 1 and last["next_after"] is None

@@ -121,6 +121,17 @@ class Engine:
             raise too_many(len(world.added))
         return scenario
 
+    async def remove_scenario(self, project_id: str, name: str) -> bool:
+        """Forget a scenario added for ``project_id`` (and its ``times`` counts); False when it has none
+        of that name. Its other scenarios and their counts go on."""
+        world = await self.store.project(project_id)
+        if name not in world.added:
+            return False
+        world, removed = await self.store.transaction(world, lambda world: world.remove_scenario(name))
+        if removed:
+            await self.store.reserve_added(project_id, -1)
+        return removed
+
     def added_scenario(self, document: dict[str, Any], project_id: str) -> Scenario:
         """The scenario an added document makes (a shared store reads documents back through this)."""
         (scenario,) = load_document(document, self.contract, f"scenario added for project {project_id}")

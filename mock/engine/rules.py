@@ -89,8 +89,8 @@ class Rules:
     def take_turn(self, rule: Rule, world: ProjectWorld, selected: dict[str, Any], context: dict[str, Any]) -> bool:
         """Whether a rule with ``times`` may answer once more. Counted per project, scenario, rule and the
         parameters as the selection gives them: ``name`` and ``name;failures=2`` count apart. Counts
-        start again when the project's scenarios are selected (admin API, ``use()``), when it adds a
-        scenario, or when it is reset."""
+        start again when the project's scenarios are selected (admin API, ``use()``) or it is reset; an
+        added scenario's own counts, when it is added again or removed."""
         if rule.times is None:
             return True
         times = int(_render(rule, rule.times, context))

@@ -329,13 +329,23 @@ class ProjectWorld:
 
     def add_scenario(self, name: str, scenario: Any, document: dict[str, Any], most: int) -> bool:
         """Try ``scenario`` first from now on (a name added before is replaced); False, changing nothing,
-        when the project has ``most`` added already. Its ``times`` counts start again."""
+        when the project has ``most`` added already. Its own ``times`` counts start again; those of the
+        project's other scenarios go on."""
         if name not in self.added and len(self.added) >= most:
             return False
-        self.added.pop(name, None)
-        self.added_documents.pop(name, None)
+        self.remove_scenario(name)
         self.added[name], self.added_documents[name] = scenario, document
-        self.counters.clear()
+        self.touched.add(("added", None))
+        return True
+
+    def remove_scenario(self, name: str) -> bool:
+        """Forget the added scenario ``name`` and its ``times`` counts; False when the project has none
+        of that name. The counts of the project's other scenarios go on."""
+        if name not in self.added:
+            return False
+        del self.added[name], self.added_documents[name]
+        for key in [key for key in self.counters if key[0] == name]:
+            del self.counters[key]
         self.touched.update((("added", None), ("counts", None)))
         return True
 

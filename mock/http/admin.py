@@ -34,6 +34,13 @@ class Admin:
             return 400, error_document(f"The scenario cannot be used: {exc.problems[0]}", exc.problems)
         return 201, await self.engine.selection(project_id)
 
+    async def removeProjectScenario(self, project_id: str, name: str) -> Answer:  # noqa: N802
+        if not await self.engine.remove_scenario(project_id, name):
+            added = (await self.engine.selection(project_id)).get("added", [])
+            problem = f"project {project_id} has no added scenario {name!r}; added: {', '.join(added) or 'none'}"
+            return 404, error_document(f"Not found: {problem}", [problem])
+        return 200, await self.engine.selection(project_id)
+
     async def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:
             operation = known_operation(self.engine.contract, body["operation"])
@@ -46,15 +53,18 @@ class Admin:
                         hidden=self.journal.secret_fields | self.journal.secret_headers)
         return 200, result.as_json()
 
-    async def health(self) -> Answer:
+    async def health(self, authorized: bool = True) -> Answer:
         """Up or not, and what it holds. The store's own trouble (Redis unreachable) is a 503 here too,
-        with the store's answer, so a load balancer takes the replica out until it is back."""
+        with the store's answer, so a load balancer takes the replica out until it is back. Without the
+        admin token (``authorized`` False), the status alone."""
         store = await self.engine.store.health()
         try:
             journal = await self.journal.stats()
         except StoreUnavailable as exc:
             journal, store = {}, {**store, "status": "unavailable", "error": str(exc)}
         ok = store["status"] == "ok"
+        if not authorized:
+            return (200 if ok else 503), {"status": "ok" if ok else "unavailable"}
         return (200 if ok else 503), {
             "status": "ok" if ok else "unavailable", "state": store["kind"], "store": store,
             "scenarios": len(self.engine.scenarios), "projects": store.get("projects", 0), "journal": journal}
@@ -74,13 +84,18 @@ class Admin:
                      status: int | None = None, since: str | None = None, limit: int = PAGE,
                      after: int | None = None) -> Answer:
         try:
+            if operation is not None:
+                known_operation(self.engine.contract, operation)
+        except UnknownOperation as exc:
+            return 400, error_document(f"Invalid request: query parameter operation: {exc}", [str(exc)])
+        try:  # one entry more than the page: whether a next page exists
             entries = await self.journal.read(project_id=project_id, operation=operation, status=status,
-                                              since=since, limit=limit, after=after)
+                                              since=since, limit=limit + 1, after=after)
         except ValueError as exc:
             return 400, error_document(f"Invalid request: query parameter since: {exc}",
                                        [f"since: {since!r} is not an ISO 8601 date-time"])
-        next_after = entries[-1]["id"] if len(entries) == limit else None
-        return 200, {"requests": entries, "size": self.journal.size, "next_after": next_after}
+        next_after = entries[limit - 1]["id"] if len(entries) > limit else None
+        return 200, {"requests": entries[:limit], "size": self.journal.size, "next_after": next_after}
 
     async def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
         return 200, {"deleted": await self.journal.remove(project_id)}

@@ -72,7 +72,7 @@ def create_app(config: MockConfig | None = None, engine: Engine | None = None) -
                   security_map={"apiKey": TokenHandler})
     install_error_handlers(app)
     _add_api(app, engine.contract.document, engine.contract.source, base_path=engine.contract.base_path)
-    _add_api(app, admin_contract.document, admin_contract.source, base_path=ADMIN_BASE_PATH)
+    _add_api(app, _without_security(admin_contract.document), admin_contract.source, base_path=ADMIN_BASE_PATH)
     app.engine, app.journal = engine, journal
     return app
 
@@ -108,6 +108,15 @@ def _add_api(app: MockApp, document: dict[str, Any], name: str, base_path: str) 
     with connexion_spec_check_skipped():
         app.add_api(document, base_path=base_path, resolver=_NoHandler(), strict_validation=False,
                     pythonic_params=False)
+
+
+def _without_security(document: dict[str, Any]) -> dict[str, Any]:
+    """The admin document as Connexion gets it: ``X-Admin-Token`` is checked by ``AdminOperation`` (and
+    only when ``--admin-token`` is set), so Connexion's security layer is given no requirement of it."""
+    paths = {path: {method: ({k: v for k, v in operation.items() if k != "security"} if isinstance(operation, dict)
+                             else operation) for method, operation in item.items()}
+             for path, item in document["paths"].items()}
+    return {**{k: v for k, v in document.items() if k != "security"}, "paths": paths}
 
 
 @functools.lru_cache(maxsize=1)

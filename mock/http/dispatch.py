@@ -44,11 +44,15 @@ class AdminOperation:
         self.parameters = {p["name"]: (p["in"], (p.get("schema") or {}).get("type"))
                            for p in operation.spec.get("parameters", [])}
         self.takes_body = "requestBody" in operation.spec
+        # An operation whose security allows no token ({}) answers without one, told whether it was sent.
+        self.anonymous = {} in operation.spec.get("security", contract.document.get("security", []))
 
     async def __call__(self, scope, receive, send) -> None:
+        authorized = True
         if self.token is not None:
             sent = next((v for k, v in scope["headers"] if k == b"x-admin-token"), b"")
-            if not hmac.compare_digest(sent, self.token):
+            authorized = hmac.compare_digest(sent, self.token)
+            if not authorized and not self.anonymous:
                 await send_error(send, 401, "The admin API needs a valid X-Admin-Token header.",
                                  ["missing or wrong X-Admin-Token"])
                 return
@@ -61,6 +65,8 @@ class AdminOperation:
                 arguments[name] = int(value) if kind == "integer" else value
         if self.takes_body:
             arguments["body"] = request_of(scope).body
+        if self.anonymous:
+            arguments["authorized"] = authorized
         status, document = await self.handler(**arguments)
         await send_answer(send, status, _JSON, json.dumps(document).encode())
 

@@ -12,6 +12,8 @@ The pytest plugin (``cloud_backup_mock.testing.plugin``) hands the same object t
 from __future__ import annotations
 
 import copy
+import difflib
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from ..config import MockConfig
@@ -25,6 +27,16 @@ from ..http.server import BackgroundServer
 from . import DOCS_PROJECT
 
 T = TypeVar("T")
+EXCHANGES_SHOWN = 20  # a failing test's report shows this many of its latest exchanges
+
+
+@dataclass(frozen=True)
+class Stub:
+    """A ``respond()`` stub that must answer at least once before the test ends."""
+
+    name: str
+    project_id: str
+    description: str
 
 
 class MockServer:
@@ -36,6 +48,7 @@ class MockServer:
         self.app = create_app(config)
         self.engine, self.journal = self.app.engine, self.app.journal
         self._responses = 0
+        self._stubs: list[Stub] = []  # respond() stubs not marked optional, until the next reset
         self._server = BackgroundServer(self.app, host=host, port=port)
 
     @property
@@ -60,6 +73,7 @@ class MockServer:
         """Forget state, active scenarios and journal entries (of one project, or all)."""
         complete(self.engine.reset(project_id))
         complete(self.journal.remove(project_id))
+        self._stubs = [s for s in self._stubs if project_id is not None and s.project_id != project_id]
 
     def use(self, *scenarios: str, project_id: str = DOCS_PROJECT) -> None:
         """Make these scenarios answer first for ``project_id`` (``"name;key=value"`` sets a parameter);
@@ -77,8 +91,16 @@ class MockServer:
     def register_agent(self, project_id: str = DOCS_PROJECT, *, encrypted: bool = False,
                        fingerprint: str = "arbitrary-string-determined-by-agent", **fields: Any) -> dict[str, Any]:
         """Put an agent in the world directly (as ``registerAgent`` would) and return its record,
-        password and fingerprint included."""
-        body = copy.deepcopy(self.engine.contract.operation("registerAgent").request_example)
+        password and fingerprint included. ``fields`` are the request body's own (``name``, ``host``, …):
+        any other name raises ValueError naming the closest known one."""
+        operation = self.engine.contract.operation("registerAgent")
+        known = sorted((operation.request_schema or {}).get("properties") or {})
+        for name in fields:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"register_agent: unknown field {name!r}{hint}; known: {', '.join(known)}")
+        body = copy.deepcopy(operation.request_example)
         body["host"]["fingerprint"] = fingerprint
         body.update(fields)
 
@@ -103,16 +125,48 @@ class MockServer:
                     project_id)
 
     # ---- inline behaviour
-    def respond(self, operation: str, *, status: int, body: Any = None, headers: dict[str, Any] | None = None,
-                times: int | None = None, match: dict[str, Any] | None = None,
+    def respond(self, operation: str, *, status: int | None = None, body: Any = None,
+                headers: dict[str, Any] | None = None, times: int | None = None, match: dict[str, Any] | None = None,
+                delay: float | None = None, drop: bool = False, optional: bool = False,
                 project_id: str = DOCS_PROJECT) -> str:
         """Answer ``operation`` with ``status`` (and ``body``, ``headers``) for ``project_id``, before
-        anything else, until the project is reset (after each test, with the fixture). ``body=None``: the
-        documented example for that status (or a schema-valid one). ``times``: only that many times.
-        ``match``: as in scenario files (``{"body": {"id": "..."}, "headers": {...}}``). Checked against the
+        anything else, until the project is reset (after each test, with the fixture); the most recent
+        ``respond()`` is tried first. ``body=None``: the documented example for that status (or a
+        schema-valid one). ``times``: only that many times. ``match``: as in scenario files
+        (``{"body": {"id": "..."}, "headers": {...}}``). ``delay``: seconds to wait before answering.
+        ``drop=True``: close the connection without answering (no ``status``). Checked against the
         contract at once: a status, header or body the contract does not allow raises ValueError naming
-        why. Returns the name of the scenario it made (``respond-N``)."""
+        why. A stub that never answers by the end of the test fails it (see :meth:`assert_all_called`)
+        unless ``optional=True``. Returns the name of the scenario it made (``respond-N``)."""
         known_operation(self.engine.contract, operation)
+        if drop == (status is not None):
+            raise ValueError(f"respond({operation!r}) takes either status= (an answer) or drop=True (no answer)")
+        rule: dict[str, Any] = {"operation": operation}
+        if drop:
+            rule["drop"] = True
+            what = "drop"
+        else:
+            rule["response"] = self._response(operation, status, body, headers)
+            what = f"status={status}"
+        if times is not None:
+            rule["times"] = times
+        if match:
+            rule["match"] = match
+        if delay is not None:
+            rule["delay"] = delay
+        self._responses += 1
+        name = f"respond-{self._responses}"
+        description = f"respond({operation}, {what})"
+        try:
+            complete(self.engine.add_scenario(project_id, {"name": name, "description": description, "rules": [rule]}))
+        except ScenarioError as exc:
+            raise ValueError(f"respond({operation!r}, {what}) does not fit the contract:\n"
+                             + "\n".join(exc.problems)) from None
+        if not optional:
+            self._stubs.append(Stub(name, project_id, description))
+        return name
+
+    def _response(self, operation: str, status: int, body: Any, headers: dict[str, Any] | None) -> dict[str, Any]:
         spec = self.engine.contract.operation(operation)
         if body is None and spec.response_schema(status) is not None:
             body = spec.response_example(status)
@@ -123,20 +177,20 @@ class MockServer:
             response["headers"] = headers
         if body is not None:
             response["body"] = body
-        rule: dict[str, Any] = {"operation": operation, "response": response}
-        if times is not None:
-            rule["times"] = times
-        if match:
-            rule["match"] = match
-        self._responses += 1
-        name = f"respond-{self._responses}"
-        try:
-            complete(self.engine.add_scenario(project_id, {
-                "name": name, "description": f"respond({operation}, status={status})", "rules": [rule]}))
-        except ScenarioError as exc:
-            raise ValueError(f"respond({operation!r}, status={status}) does not fit the contract:\n"
-                             + "\n".join(exc.problems)) from None
-        return name
+        return response
+
+    def assert_all_called(self) -> None:
+        """Assert that every ``respond()`` stub (but those made with ``optional=True``) answered at least
+        once since the last reset; the fixture does this when a test's body passes."""
+        __tracebackhide__ = True
+        if not self._stubs:
+            return
+        used = {entry.get("scenario") for entry in complete(self.journal.read())}
+        unused = [stub for stub in self._stubs if stub.name not in used]
+        if unused:
+            lines = [f"  {stub.name}: {stub.description} for project {stub.project_id}" for stub in unused]
+            raise AssertionError(f"{len(unused)} respond() stub(s) never used:\n" + "\n".join(lines)
+                                 + "\n(pass optional=True to respond() for a stub a test may leave unused)")
 
     # ---- the journal, for assertions
     def requests(self, operation: str | None = None, project_id: str | None = None,
@@ -154,6 +208,7 @@ class MockServer:
 
     def last_body(self, operation: str, project_id: str | None = None) -> Any:
         """The body of the latest request to ``operation``; AssertionError when there was none."""
+        __tracebackhide__ = True
         calls = self.calls(operation, project_id)
         if not calls:
             seen = sorted({e["operation"] or f"{e['method']} {e['path']}" for e in self.requests()})
@@ -163,19 +218,26 @@ class MockServer:
     def verify(self, operation: str, *, count: int | None = None, status: int | None = None, body: Any = None,
                headers: dict[str, str] | None = None, project_id: str | None = None) -> list[dict[str, Any]]:
         """Assert that ``operation`` was called (exactly ``count`` times, if given) with a body containing
-        ``body``, these ``headers``, answered ``status``; returns the matching requests. When it was not,
-        AssertionError says what was expected and shows the nearest requests with their differences."""
+        ``body``, these ``headers``, answered ``status``; returns the matching requests. Headers are
+        compared with the values sent (``X-Auth-Token`` included); a secret header's value is shown as
+        ``***`` in the message and in the requests returned. When it was not, AssertionError says what
+        was expected and shows the nearest requests with their differences."""
+        __tracebackhide__ = True
         known_operation(self.engine.contract, operation)
-        entries = complete(self.journal.read(project_id=project_id, unmasked_bodies=True))
-        result = verify(entries, operation, count, status, body, headers)
+        sent = complete(self.journal.read(project_id=project_id, unmasked_bodies=True, unmasked_headers=True))
+        result = verify(sent, operation, count, status, body, headers, hidden=self.journal.secret_headers)
         if not result.verified:
             raise AssertionError(result.message)
-        return result.matched
+        matched = {entry["id"] for entry in result.matched}
+        return [entry for entry in complete(self.journal.read(project_id=project_id, unmasked_bodies=True))
+                if entry["id"] in matched]
 
-    def exchanges(self) -> str:
-        """Every exchange in the journal, a few lines each: what a failing test's report shows."""
-        lines = []
-        for entry in complete(self.journal.read(unmasked_bodies=True)):
+    def exchanges(self, last: int = EXCHANGES_SHOWN) -> str:
+        """The latest ``last`` exchanges in the journal, a few lines each, and how many came before: what
+        a failing test's report shows."""
+        entries = complete(self.journal.read(unmasked_bodies=True))
+        lines = [f"({len(entries) - last} earlier exchanges not shown)"] if len(entries) > last else []
+        for entry in entries[-last:]:
             response = entry.get("response") or {}
             rule = f" ({response.get('rule') or response.get('scenario') or entry.get('scenario') or '-'})"
             lines.append(f"#{entry['id']} {entry['method']} {entry['path']} -> {entry['status']}{rule}")

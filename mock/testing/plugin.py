@@ -2,8 +2,9 @@
 
 - ``cloud_backup_mock_server`` (session): one real mock server for the test session;
 - ``cloud_backup_mock`` (function): the same server, reset (state, scenarios, journal) around each test;
-  when such a test fails, its report has a "cloud-backup-mock exchanges" section: every request the
-  test made and what the mock answered.
+  a test whose body passes fails when a ``respond()`` stub it made (not ``optional=True``) never
+  answered; when such a test fails, its report has a "cloud-backup-mock exchanges" section: the test's
+  latest 20 requests and what the mock answered.
 
 Options: ``--cloud-backup-mock-port``, ``--cloud-backup-mock-scenarios DIR``,
 ``--cloud-backup-mock-scenario-file FILE`` (repeatable).
@@ -54,6 +55,18 @@ def cloud_backup_mock(cloud_backup_mock_server):
     cloud_backup_mock_server.reset()
     yield cloud_backup_mock_server
     cloud_backup_mock_server.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    result = yield
+    mock = getattr(item, "funcargs", {}).get("cloud_backup_mock")
+    if mock is not None:
+        try:
+            mock.assert_all_called()
+        except AssertionError as exc:  # the test's own failure: no traceback through this plugin
+            pytest.fail(str(exc), pytrace=False)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)

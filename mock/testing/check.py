@@ -24,7 +24,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from ..contract import Contract
-from .check_tally import Tally, table, tally_cassette, write_junit, write_report
+from .check_tally import CassetteError, Tally, table, tally_cassette, write_junit, write_report
 
 CONNECT_TIMEOUT = 5.0
 OUR_OPTIONS = {"--base-url", "--max-examples", "--include-operation-id", "--auth-token", "--seed", "--junit-xml",
@@ -76,8 +76,11 @@ def run_check(options: CheckOptions, contract: Contract) -> CheckResult:
     with tempfile.TemporaryDirectory() as scratch:  # schemathesis writes its caches in the working directory
         cassette = Path(scratch) / "exchanges.yaml"
         returncode, links = _schemathesis(options, cassette, scratch)
-        tally = tally_cassette(cassette, contract, base_url, list(options.operation_ids),
-                               list(options.allow_untested))
+        try:
+            tally = tally_cassette(cassette, contract, base_url, list(options.operation_ids),
+                                   list(options.allow_untested))
+        except CassetteError as exc:
+            return CheckResult(2, str(exc))
     tally.links = links
     result = _verdict(options, tally, returncode)
     print("\n" + table(tally, options.auth_token), flush=True)

@@ -17,11 +17,15 @@ from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 from ..contract import Contract
-from ..yaml_files import load_yaml
+from ..yaml_files import YAMLError, load_yaml
 from . import DOCS_TOKEN
 
 REFUSALS = (401, 403)
 FAILURES_KEPT = 5  # distinct failed checks kept per operation, for the reports
+
+
+class CassetteError(ValueError):
+    """schemathesis's cassette cannot be read."""
 
 
 @dataclass
@@ -103,10 +107,13 @@ def tally_cassette(cassette: Path, contract: Contract, base_url: str, operation_
     operations = {op: OperationTally(op, contract.operations[op].statuses, allowed=op in allowed)
                   for op in (operation_ids or contract.operations)}
     tally = Tally(operations)
-    try:
-        document = load_yaml(cassette.read_text(encoding="utf-8")) or {}
-    except (OSError, ValueError):
+    if not cassette.is_file():  # schemathesis stopped before it made a request
         return tally
+    try:
+        document = load_yaml(cassette.read_text(encoding="utf-8", errors="replace")) or {}
+    except (OSError, YAMLError) as exc:
+        raise CassetteError(f"cannot read the requests schemathesis recorded ({exc}): nothing could be counted") \
+            from None
     prefix = urlsplit(base_url).path.rstrip("/")
     for interaction in document.get("http_interactions") or []:
         request = interaction.get("request") or {}

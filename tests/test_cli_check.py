@@ -120,6 +120,8 @@ def test_check_of_a_server_that_implements_nothing_fails_and_lists_every_operati
     for operation in OPERATIONS:
         assert f"{operation}: untested: only 404" in result.stdout
         assert operation in last
+    # Hints name only what this command has: no schemathesis commands, config settings or other options.
+    assert "`st " not in result.stdout and "st replay" not in result.stdout and "config" not in result.stdout
     operations = json.loads(report.read_text())["operations"]
     assert not any(o["tested"] for o in operations.values())
     assert json.loads(report.read_text())["exit_status"] == 2

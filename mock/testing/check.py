@@ -7,9 +7,9 @@ answer, an operation never got a documented success for a valid request (and was
 ``--allow-untested``), or schemathesis itself could not run. What each operation got is counted from
 schemathesis's VCR cassette (``check_tally.py``) and printed as a table after its output.
 
-schemathesis's output is passed through with the hints that would mislead here left out: those naming
-options this command does not have, ``st replay`` (it needs files this command does not keep) and report
-files that are deleted when the command ends.
+schemathesis's output is passed through with the hints that would mislead here left out: tips naming
+options this command does not have or schemathesis's config file, schemathesis's own commands (``st
+replay`` needs files this command does not keep) and report files that are deleted when the command ends.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ OUR_OPTIONS = {"--base-url", "--max-examples", "--include-operation-id", "--auth
                "--report", "--har", "--allow-untested", "--spec"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+_CODE = re.compile(r"`([^`]*)`")
 _LINKS = re.compile(r"API Links:\s+(\d+) covered / (\d+) selected")
 
 
@@ -171,11 +172,13 @@ class _Output:
         self.out.flush()
 
     def _kept(self, plain: str) -> bool:
-        if self.scratch in plain or "st replay" in plain:
-            return False
+        if self.scratch in plain or "st replay" in plain or "`st " in plain:
+            return False  # files deleted when the command ends; commands of schemathesis's own CLI
         if plain.startswith("💡"):
-            named = {option for option in _OPTION.findall(plain.replace("`--url ", "`--base-url "))}
-            return named <= OUR_OPTIONS
+            # A tip stays when everything it tells to use is this command's: its options, no config file.
+            plain = plain.replace("`--url ", "`--base-url ")
+            named = set(_OPTION.findall(plain)) | {span.split()[0] for span in _CODE.findall(plain) if span.split()}
+            return named <= OUR_OPTIONS and "config" not in plain
         return True
 
     def close(self) -> None:

@@ -84,7 +84,8 @@ class Admin:
 
     async def coverage(self, project_id: str | None = None) -> Answer:
         """What the journal's exchanges (of one project, or all) made the mock answer, per operation."""
-        entries = await self.journal.read(project_id=project_id)
+        # Only operation, status and scenario are read: nothing is shown, so nothing needs masking.
+        entries = await self.journal.read(project_id=project_id, unmasked_bodies=True, unmasked_headers=True)
         return 200, coverage_of(self.engine.contract, counts_of(entries))
 
     async def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802

@@ -257,31 +257,47 @@ def lint(directory: Path, spec_file: Path, output: str) -> None:
               help="Check only this operation (repeatable; default: every operation). No stateful phase then.")
 @click.option("--auth-token", default=None, envvar="CLOUD_BACKUP_AUTH_TOKEN", metavar="TOKEN",
               help="X-Auth-Token to send (also $CLOUD_BACKUP_AUTH_TOKEN); e.g. the mock's 0f6e9f63600142f0a970911583522217.")
+@click.option("--allow-untested", "allow_untested", multiple=True, metavar="OPERATION_ID",
+              help="Accept this operation untested (no documented success for a valid request) without exit 2 "
+                   "(repeatable).")
 @click.option("--seed", type=int, default=None, help="Random seed, to replay a run.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write a JUnit XML report here (for CI).")
+              help="Also write a JUnit XML report here (for CI): one case per operation.")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write what each operation got as JSON here.")
+@click.option("--har", "har", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep every request and answer as a HAR file here.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The contract to check against.")
-def check(base_url, max_examples, operation_ids, auth_token, seed, junit_xml, spec_file) -> None:
+def check(base_url, max_examples, operation_ids, auth_token, allow_untested, seed, junit_xml, report, har,
+          spec_file) -> None:
     """Run schemathesis (every check, valid and invalid data) against a server claiming to implement the
-    contract. Exit 0: it conforms; 1: it breaks the contract (each failure printed with a curl line);
-    2: nothing could be tested (unreachable, every answer 401/403, a bad option)."""
+    contract, and count per operation what was really tested. Exit 0: it conforms and every operation was
+    tested; 1: it breaks the contract (each failure printed with a curl line); 2: something could not be
+    tested (unreachable, an operation that never got a documented success for a valid request, a bad
+    option)."""
     import importlib.util
 
     if importlib.util.find_spec("schemathesis") is None:
         click.echo("error: `check` runs schemathesis, which is not installed: "
                    "pip install 'cloud-backup-mock[check]'", err=True)
         sys.exit(2)
-    from .testing.check import run_check
+    from .testing.check import CheckOptions, run_check
 
     contract = _load_contract(spec_file)
-    unknown = [o for o in operation_ids if o not in contract.operations]
-    if unknown:
-        click.echo(f"error: --include-operation-id {unknown[0]!r} is not an operation of {spec_file}; known: "
-                   f"{', '.join(sorted(contract.operations))}", err=True)
-        sys.exit(2)
-    result = run_check(spec_file, base_url, max_examples, list(operation_ids), auth_token, seed, junit_xml,
-                       color=sys.stdout.isatty())
+    for option, chosen in (("--include-operation-id", operation_ids), ("--allow-untested", allow_untested)):
+        unknown = [o for o in chosen if o not in contract.operations]
+        if unknown:
+            click.echo(f"error: {option} {unknown[0]!r} is not an operation of {spec_file}; known: "
+                       f"{', '.join(sorted(contract.operations))}", err=True)
+            sys.exit(2)
+    for option, path in (("--junit-xml", junit_xml), ("--report", report), ("--har", har)):
+        if path is not None and not path.resolve().parent.is_dir():
+            click.echo(f"error: {option} {path}: the folder {path.resolve().parent} does not exist", err=True)
+            sys.exit(2)
+    options = CheckOptions(spec_file, base_url, max_examples, tuple(operation_ids), auth_token, seed, junit_xml,
+                           report, har, tuple(allow_untested), color=sys.stdout.isatty())
+    result = run_check(options, contract)
     click.echo(("" if result.status == 0 else "error: " if result.status == 2 else "") + result.message,
                err=result.status != 0)
     sys.exit(result.status)

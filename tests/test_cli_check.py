@@ -1,13 +1,19 @@
-"""``cloud-backup-mock check``: schemathesis against any server that claims to implement the contract."""
+"""``cloud-backup-mock check``: schemathesis against any server that claims to implement the contract, and
+what it really tested per operation. Every server here is a real one on a free port."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote_from_bytes
+from xml.etree import ElementTree
 
+import httpx
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cloud_backup_mock.contract import Contract
 from cloud_backup_mock.http.server import BackgroundServer
 from cloud_backup_mock.testing import DOCS_TOKEN
 
@@ -35,10 +41,123 @@ def test_check_finds_a_planted_violation():
     assert "\x1b[" not in result.stdout
 
 
-def test_check_passes_against_the_mock(cloud_backup_mock_server):
-    result = run_check(cloud_backup_mock_server.url, "--auth-token", DOCS_TOKEN)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "No issues found" in result.stdout and "Tested: 61" in result.stdout
+OPERATIONS = sorted(Contract.load().operations)
+
+
+def junit_cases(path):
+    return {case.get("name"): case for case in ElementTree.parse(path).getroot().iter("testcase")}
+
+
+def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_server, tmp_path):
+    report, junit, har = tmp_path / "report.json", tmp_path / "junit.xml", tmp_path / "exchanges.har"
+    result = run_check(cloud_backup_mock_server.url, "--auth-token", DOCS_TOKEN, "--report", str(report),
+                       "--junit-xml", str(junit), "--har", str(har))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout and f"Tested: {len(OPERATIONS)}" in result.stdout
+    assert "every operation tested" in result.stdout
+    operations = json.loads(report.read_text())["operations"]
+    assert sorted(operations) == sorted(OPERATIONS)
+    get_agent = operations["getAgent"]
+    assert get_agent["tested"] is True and get_agent["reason"] is None
+    assert get_agent["seen"]["200"] >= 1 and get_agent["requests"] == sum(get_agent["seen"].values())
+    assert "200" not in get_agent["never"] and "409" in get_agent["never"]
+    assert all(o["tested"] and o["successes"] >= 1 for o in operations.values())
+    # The table: one row per operation, with what it got.
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in OPERATIONS}
+    assert set(rows) == set(OPERATIONS) and all(row.rstrip().endswith("tested") for row in rows.values())
+    assert f"200x{get_agent['seen']['200']}" in rows["getAgent"]
+    cases = junit_cases(junit)
+    assert sorted(cases) == sorted(OPERATIONS) and not any(len(case) for case in cases.values())
+    # The HAR file asked for is kept, and the reports listed are those that still exist.
+    assert json.loads(har.read_text())["log"]["entries"]
+    assert f"HAR: {har}" in result.stdout and "VCR:" not in result.stdout and "st replay" not in result.stdout
+
+
+def test_check_with_a_wrong_token_is_untested_and_names_the_cause(cloud_backup_mock_server, tmp_path):
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = run_check(cloud_backup_mock_server.url, "--auth-token", "expired-staging-token", "--include-operation-id",
+                       "getAgent", "--include-operation-id", "authenticateAgent", "--junit-xml", str(junit),
+                       "--report", str(report))
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 1 of 2 operations were not tested") and "getAgent: credentials refused" in last
+    assert "the token given with --auth-token was refused" in last and "--allow-untested OPERATION_ID" in last
+    assert "getAgent: untested: credentials refused (401/403)" in result.stdout
+    # schemathesis's own hint names options this command does not have: left out.
+    assert "`--auth`" not in result.stdout and "`-H`" not in result.stdout
+    operations = json.loads(report.read_text())["operations"]
+    assert operations["getAgent"]["tested"] is False and operations["getAgent"]["seen"] == {
+        "401": operations["getAgent"]["requests"]}
+    assert operations["authenticateAgent"]["tested"] is True  # it needs no token
+    cases = junit_cases(junit)
+    assert cases["getAgent"].find("failure").get("message").startswith("untested: credentials refused")
+    assert cases["authenticateAgent"].find("failure") is None
+
+
+def test_check_accepts_an_operation_untested_when_told(cloud_backup_mock_server, tmp_path):
+    junit = tmp_path / "junit.xml"
+    result = run_check(cloud_backup_mock_server.url, "--auth-token", "expired-staging-token", "--include-operation-id",
+                       "getAgent", "--allow-untested", "getAgent", "--junit-xml", str(junit))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "untested, allowed" in result.stdout
+    assert junit_cases(junit)["getAgent"].find("skipped") is not None
+
+
+def not_found(request):
+    return JSONResponse({"message": "Not found", "errors": [f"{request.url.path} is not here"]}, status_code=404)
+
+
+def test_check_of_a_server_that_implements_nothing_fails_and_lists_every_operation(tmp_path):
+    # 404 in the API's error shape on every path and method: nothing of the API is there.
+    app = Starlette(routes=[Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
+    report = tmp_path / "report.json"
+    with BackgroundServer(app) as server:
+        result = run_check(server.url, "--auth-token", DOCS_TOKEN, "--max-examples", "2", "--report", str(report))
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {len(OPERATIONS)} of {len(OPERATIONS)} operations were not tested") and "only 404" in last
+    for operation in OPERATIONS:
+        assert f"{operation}: untested: only 404" in result.stdout
+        assert operation in last
+    # Hints name only what this command has: no schemathesis commands, config settings or other options.
+    assert "`st " not in result.stdout and "st replay" not in result.stdout
+    assert "schemathesis.toml" not in result.stdout and "--config" not in result.stdout
+    operations = json.loads(report.read_text())["operations"]
+    assert not any(o["tested"] for o in operations.values())
+    assert json.loads(report.read_text())["exit_status"] == 2
+
+
+SAFE = "/%?=&;:@!$'()*+,~-._"
+
+
+def test_check_through_a_proxy_that_breaks_one_answer_is_a_violation(cloud_backup_mock_server, tmp_path):
+    async def forward(request):
+        # The path and query as sent, bytes outside printable ASCII percent-encoded (the mock decodes them alike).
+        target = quote_from_bytes(request.scope["raw_path"], safe=SAFE)
+        if request.scope["query_string"]:
+            target += "?" + quote_from_bytes(request.scope["query_string"], safe=SAFE)
+        async with httpx.AsyncClient() as upstream:
+            answer = await upstream.request(request.method, cloud_backup_mock_server.url + target,
+                                            content=await request.body(),
+                                            headers=[(k, v) for k, v in request.scope["headers"] if k != b"host"])
+        headers = {k: v for k, v in answer.headers.items() if k not in ("content-length", "transfer-encoding")}
+        if request.method == "GET" and answer.status_code == 200 and "/agents/" in request.url.path:
+            body = answer.json()
+            if "vault" not in request.url.path:
+                body["id"] = 42  # the broken answer: getAgent's id must be a string
+            return JSONResponse(body, status_code=200, headers=headers)
+        return Response(answer.content, status_code=answer.status_code, headers=headers)
+
+    app = Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
+    junit = tmp_path / "junit.xml"
+    with BackgroundServer(app) as server:
+        result = run_check(server.url, "--auth-token", DOCS_TOKEN, "--include-operation-id", "getAgent",
+                           "--include-operation-id", "registerAgent", "--junit-xml", str(junit))
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "breaks the contract" in result.stderr
+    cases = junit_cases(junit)
+    assert "response_schema_conformance" in cases["getAgent"].find("failure").text
+    assert cases["registerAgent"].find("failure") is None
 
 
 def test_check_of_one_operation_against_the_healthy_mock(cloud_backup_mock_server, tmp_path):
@@ -54,8 +173,9 @@ def test_check_without_a_token_is_could_not_test_with_a_hint(cloud_backup_mock_s
     result = run_check(cloud_backup_mock_server.url, "--include-operation-id", "getAgent",
                        "--include-operation-id", "getVaultEncryption")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: none of the ")
-    assert "were 401 or 403, so nothing but authentication was tested: pass --auth-token TOKEN" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 2 of 2 operations were not tested")
+    assert "getAgent, getVaultEncryption: credentials refused (401/403): pass --auth-token TOKEN" in last
 
 
 def test_check_of_an_unreachable_url_says_so_quickly():
@@ -76,3 +196,6 @@ def test_check_of_an_unreachable_url_says_so_quickly():
 def test_check_refuses_an_unknown_operation(cloud_backup_mock_server):
     result = run_check(cloud_backup_mock_server.url, "--include-operation-id", "getAgnet")
     assert result.returncode == 2 and "--include-operation-id 'getAgnet' is not an operation" in result.stderr
+    result = run_check(cloud_backup_mock_server.url, "--allow-untested", "getAgnet")
+    assert result.returncode == 2 and "--allow-untested 'getAgnet' is not an operation" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

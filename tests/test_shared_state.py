@@ -445,3 +445,21 @@ def test_serve_in_memory_needs_no_redis_client():
         process.terminate()
         process.wait(10)
         process.stderr.close()
+
+
+def test_coverage_in_redis_is_what_every_replica_answered_per_project(redis_url):
+    first, second = Served("--state", redis_url).start(), Served("--state", redis_url).start()
+    try:
+        with httpx.Client(headers=AUTH, timeout=10) as client:
+            client.get(f"{first.url}/v2/team-a/agents/{DOCS_AGENT}")
+            client.get(f"{second.url}/v2/team-a/agents/{DOCS_AGENT}", headers={"Prefer": "code=404"})
+            client.get(f"{second.url}/v2/team-b/agents/{DOCS_AGENT}", headers={"X-Mock-Scenario": "server-error"})
+            team_a = client.get(f"{first.url}/__mock/coverage", params={"project_id": "team-a"}).json()
+            assert team_a["operations"]["getAgent"]["seen"] == {"200": 1, "404": 1}
+            assert team_a["responses_seen"] == 2
+            everyone = client.get(f"{second.url}/__mock/coverage").json()
+            assert everyone["operations"]["getAgent"]["seen"] == {"200": 1, "404": 1, "500": 1}
+            assert "server-error" in everyone["operations"]["getAgent"]["scenarios"]
+    finally:
+        first.stop()
+        second.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import error_document
+from ..contract import counts_of, coverage_of, error_document
 from ..engine import (Engine, Journal, RequestError, ScenarioError, StoreUnavailable, UnknownOperation,
                       known_operation, verify)
 
@@ -96,6 +96,12 @@ class Admin:
                                        [f"since: {since!r} is not an ISO 8601 date-time"])
         next_after = entries[limit - 1]["id"] if len(entries) > limit else None
         return 200, {"requests": entries[:limit], "size": self.journal.size, "next_after": next_after}
+
+    async def coverage(self, project_id: str | None = None) -> Answer:
+        """What the journal's exchanges (of one project, or all) made the mock answer, per operation."""
+        # Only operation, status and scenario are read: nothing is shown, so nothing needs masking.
+        entries = await self.journal.read(project_id=project_id, unmasked_bodies=True, unmasked_headers=True)
+        return 200, coverage_of(self.engine.contract, counts_of(entries))
 
     async def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802
         return 200, {"deleted": await self.journal.remove(project_id)}

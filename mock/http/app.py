@@ -46,10 +46,12 @@ class MockApp(ConnexionMiddleware):
     journal: Journal
 
 
-def create_app(config: MockConfig | None = None, engine: Engine | None = None) -> MockApp:
+def create_app(config: MockConfig | None = None, engine: Engine | None = None,
+               journal: Journal | None = None) -> MockApp:
+    """``journal``: where exchanges are recorded (default: the engine's store's journal)."""
     config = config or MockConfig()
     engine = engine or build_engine(config)
-    journal = engine.store.journal(config.journal_mask)
+    journal = journal or engine.store.journal(config.journal_mask)
     admin_contract = Contract(load_yaml(package_file("http", "admin_openapi.yaml").read_text(encoding="utf-8")),
                               "admin_openapi.yaml")
     routes = RouteIndex()

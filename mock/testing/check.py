@@ -1,30 +1,59 @@
 """``cloud-backup-mock check``: schemathesis (every check, valid and invalid data) against any server that
 claims to implement the contract, with an answer that never passes by testing nothing.
 
-Exit status: 0, the server keeps to the contract; 1, it breaks it (schemathesis prints each failure with
-a curl line); 2, nothing could be tested: the URL does not answer, no request got a successful answer
-and most were 401/403 (the credentials were refused: a hint says to pass ``--auth-token``), or
-schemathesis itself could not run.
+Exit status: 0, the server keeps to the contract and every operation was tested; 1, it breaks the contract
+(schemathesis prints each failure with a curl line); 2, something could not be tested: the URL does not
+answer, an operation never got a documented success for a valid request (and was not accepted with
+``--allow-untested``), or schemathesis itself could not run. What each operation got is counted from
+schemathesis's VCR cassette (``check_tally.py``) and printed as a table after its output.
+
+schemathesis's output is passed through with the hints that would mislead here left out: tips naming
+options this command does not have or schemathesis's config file, schemathesis's own commands (``st
+replay`` needs files this command does not keep) and report files that are deleted when the command ends.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
+from ..contract import Contract
+from .check_tally import CassetteError, Tally, table, tally_cassette, write_junit, write_report
+
 CONNECT_TIMEOUT = 5.0
-REFUSALS = {401, 403}
+OUR_OPTIONS = {"--base-url", "--max-examples", "--include-operation-id", "--auth-token", "--seed", "--junit-xml",
+               "--report", "--har", "--allow-untested", "--spec"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+_CODE = re.compile(r"`([^`]*)`")
+_LINKS = re.compile(r"API Links:\s+(\d+) covered / (\d+) selected")
 
 
 @dataclass
 class CheckResult:
     status: int  # 0 conforms, 1 violations, 2 could not test
     message: str
+
+
+@dataclass
+class CheckOptions:
+    spec_file: Path
+    base_url: str
+    max_examples: int = 20
+    operation_ids: tuple[str, ...] = ()
+    auth_token: str | None = None
+    seed: int | None = None
+    junit_xml: Path | None = None
+    report: Path | None = None
+    har: Path | None = None
+    allow_untested: tuple[str, ...] = ()
+    color: bool = False
 
 
 def reachable(base_url: str) -> str | None:
@@ -38,51 +67,119 @@ def reachable(base_url: str) -> str | None:
     return None
 
 
-def statuses_from_har(path: Path) -> list[int]:
-    try:
-        log = json.loads(path.read_text(encoding="utf-8"))["log"]
-    except (OSError, ValueError, KeyError):
-        return []
-    return [entry["response"]["status"] for entry in log.get("entries", []) if entry.get("response")]
-
-
-def run_check(spec_file: Path, base_url: str, max_examples: int, operation_ids: list[str], auth_token: str | None,
-              seed: int | None, junit_xml: Path | None, color: bool) -> CheckResult:
+def run_check(options: CheckOptions, contract: Contract) -> CheckResult:
+    base_url = options.base_url
     if not urlsplit(base_url).scheme or not urlsplit(base_url).netloc:
         return CheckResult(2, f"{base_url!r} is not a URL (e.g. http://127.0.0.1:8080)")
     problem = reachable(base_url)
     if problem:
         return CheckResult(2, f"cannot reach {base_url} ({problem}): nothing was tested")
     with tempfile.TemporaryDirectory() as scratch:  # schemathesis writes its caches in the working directory
-        har = Path(scratch) / "exchanges.har"
-        command = [sys.executable, "-m", "schemathesis.cli", "run", str(Path(spec_file).resolve()), "--url", base_url,
-                   "--checks", "all", "--mode", "all", "--max-examples", str(max_examples),
-                   "--generation-database", "none", "--report", "har" + (",junit" if junit_xml else ""),
-                   "--report-har-path", str(har)]
-        if junit_xml:
-            command += ["--report-junit-path", str(Path(junit_xml).resolve())]
-        if not color:
-            command.append("--no-color")
-        for operation_id in operation_ids:
-            command += ["--include-operation-id", operation_id]
-        if operation_ids:
-            # Links between chosen and left-out operations cannot be followed: no stateful phase then.
-            command += ["--phases", "examples,coverage,fuzzing"]
-        if auth_token:
-            command += ["--header", f"X-Auth-Token: {auth_token}"]
-        if seed is not None:
-            command += ["--seed", str(seed)]
-        completed = subprocess.run(command, cwd=scratch)
-        statuses = statuses_from_har(har)
-    refused = sum(status in REFUSALS for status in statuses)
-    if statuses and not any(200 <= status < 300 for status in statuses) and refused * 2 >= len(statuses):
-        # Not one request got through: what was tested is authentication (and the HTTP layer), not the API.
-        hint = ("pass --auth-token TOKEN (for this mock, the docs' 0f6e9f63600142f0a970911583522217)"
-                if not auth_token else "the token given with --auth-token was refused")
-        return CheckResult(2, f"none of the {len(statuses)} answers from {base_url} was a success and {refused} were "
-                              f"401 or 403, so nothing but authentication was tested: {hint}")
-    if completed.returncode == 0:
-        return CheckResult(0, f"{base_url} keeps to {spec_file} ({len(statuses)} requests).")
-    if completed.returncode == 1:
-        return CheckResult(1, f"{base_url} breaks the contract: see the failures above (each with a curl line).")
-    return CheckResult(2, f"schemathesis could not test {base_url} (exit {completed.returncode}): see above")
+        cassette = Path(scratch) / "exchanges.yaml"
+        returncode, links = _schemathesis(options, cassette, scratch)
+        try:
+            tally = tally_cassette(cassette, contract, base_url, list(options.operation_ids),
+                                   list(options.allow_untested))
+        except CassetteError as exc:
+            return CheckResult(2, str(exc))
+    tally.links = links
+    result = _verdict(options, tally, returncode)
+    print("\n" + table(tally, options.auth_token), flush=True)
+    if options.report:
+        write_report(options.report, tally, options.auth_token, base_url, result.status)
+    if options.junit_xml:
+        write_junit(options.junit_xml, tally, options.auth_token, base_url)
+    return result
+
+
+def _verdict(options: CheckOptions, tally: Tally, returncode: int) -> CheckResult:
+    requests = sum(t.requests for t in tally.operations.values())
+    if not requests and returncode not in (0, 1):
+        return CheckResult(2, f"schemathesis could not test {options.base_url} (exit {returncode}): see above")
+    untested = tally.untested(options.auth_token)
+    if untested:
+        by_reason: dict[str, list[str]] = {}
+        for operation_id, reason in untested.items():
+            by_reason.setdefault(reason, []).append(operation_id)
+        causes = "; ".join(f"{', '.join(ops)}: {reason}" for reason, ops in by_reason.items())
+        also = " (schemathesis also found failures, above)" if returncode == 1 else ""
+        return CheckResult(2, f"{len(untested)} of {len(tally.operations)} operations were not tested (no valid "
+                              f"request got a documented success){also}: {causes}. Accept one with "
+                              "--allow-untested OPERATION_ID")
+    if returncode == 0:
+        return CheckResult(0, f"{options.base_url} keeps to {options.spec_file} ({requests} requests; every "
+                              f"operation tested).")
+    if returncode == 1:
+        return CheckResult(1, f"{options.base_url} breaks the contract: see the failures above (each with a curl "
+                              "line).")
+    return CheckResult(2, f"schemathesis could not test {options.base_url} (exit {returncode}): see above")
+
+
+def _schemathesis(options: CheckOptions, cassette: Path, scratch: str) -> tuple[int, tuple[int, int] | None]:
+    """Run schemathesis, its output passed through :class:`_Output`; its exit code and the API links the
+    stateful phase covered (when it ran)."""
+    reports = "vcr" + (",har" if options.har else "")
+    command = [sys.executable, "-m", "schemathesis.cli", "run", str(Path(options.spec_file).resolve()),
+               "--url", options.base_url, "--checks", "all", "--mode", "all",
+               "--max-examples", str(options.max_examples), "--generation-database", "none",
+               "--report", reports, "--report-vcr-path", str(cassette)]
+    if options.har:
+        command += ["--report-har-path", str(Path(options.har).resolve())]
+    if not options.color:
+        command.append("--no-color")
+    for operation_id in options.operation_ids:
+        command += ["--include-operation-id", operation_id]
+    if options.operation_ids:
+        # Links between chosen and left-out operations cannot be followed: no stateful phase then.
+        command += ["--phases", "examples,coverage,fuzzing"]
+    if options.auth_token:
+        command += ["--header", f"X-Auth-Token: {options.auth_token}"]
+    if options.seed is not None:
+        command += ["--seed", str(options.seed)]
+    output = _Output(sys.stdout, scratch)
+    with subprocess.Popen(command, cwd=scratch, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+                          errors="replace") as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.write(line)
+    output.close()
+    return process.returncode, output.links
+
+
+class _Output:
+    """schemathesis's output, line by line, without the hints that do not hold for this command."""
+
+    def __init__(self, out: IO[str], scratch: str):
+        self.out, self.scratch = out, scratch
+        self.held: str | None = None  # a "Reports:" heading, shown only if a report it lists is kept
+        self.links: tuple[int, int] | None = None
+
+    def write(self, line: str) -> None:
+        plain = _ANSI.sub("", line).strip()
+        found = _LINKS.search(plain)
+        if found:
+            self.links = (int(found.group(1)), int(found.group(2)))
+        if plain == "Reports:":
+            self.held = line
+            return
+        if not self._kept(plain):
+            return
+        if self.held is not None:
+            if plain.startswith("- "):
+                self.out.write(self.held)
+            self.held = None
+        self.out.write(line.replace("`--url ", "`--base-url "))
+        self.out.flush()
+
+    def _kept(self, plain: str) -> bool:
+        if self.scratch in plain or "st replay" in plain or "`st " in plain:
+            return False  # files deleted when the command ends; commands of schemathesis's own CLI
+        if plain.startswith("💡"):
+            # A tip stays when everything it tells to use is this command's: its options, no config file.
+            plain = plain.replace("`--url ", "`--base-url ")
+            named = set(_OPTION.findall(plain)) | {span.split()[0] for span in _CODE.findall(plain) if span.split()}
+            return named <= OUR_OPTIONS and "config" not in plain
+        return True
+
+    def close(self) -> None:
+        self.out.flush()

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from ..config import MockConfig
+from ..contract import coverage_of
 from ..engine.samples import sample_body
 from ..engine.scenarios import ScenarioError
-from ..engine import complete
+from ..engine import build_engine, complete
 from ..engine.verification import known_operation, short_json, verify
 from ..engine.world import EffectError, ProjectWorld
 from ..http.app import create_app
 from ..http.server import BackgroundServer
 from . import DOCS_PROJECT
+from .coverage_tally import SessionTally, TalliedJournal
 
 T = TypeVar("T")
 EXCHANGES_SHOWN = 20  # a failing test's report shows this many of its latest exchanges
@@ -45,7 +47,9 @@ class MockServer:
         if config.state != "memory":
             raise ValueError(f"MockServer keeps its state in the test's own process, not in {config.state!r}: "
                              "leave MockConfig.state as 'memory' (a shared sandbox is `serve --state redis://...`)")
-        self.app = create_app(config)
+        engine = build_engine(config)
+        self.tally = SessionTally()  # every exchange since the server was made, across resets
+        self.app = create_app(config, engine, TalliedJournal(engine.store.journal(config.journal_mask), self.tally))
         self.engine, self.journal = self.app.engine, self.app.journal
         self._responses = 0
         self._stubs: list[Stub] = []  # respond() stubs not marked optional, until the next reset
@@ -231,6 +235,13 @@ class MockServer:
         matched = {entry["id"] for entry in result.matched}
         return [entry for entry in complete(self.journal.read(project_id=project_id, unmasked_bodies=True))
                 if entry["id"] in matched]
+
+    def coverage(self, project_id: str | None = None) -> dict[str, Any]:
+        """Which operations, documented statuses and scenarios the requests made since this server was
+        made (across resets) got answered, of one project or all: ``{"operations": {operationId: {"seen":
+        {status: count}, "never": [documented status, ...], "scenarios": [...]}}, "responses_documented":
+        N, "responses_seen": M}``."""
+        return coverage_of(self.engine.contract, self.tally.counts(project_id))
 
     def exchanges(self, last: int = EXCHANGES_SHOWN) -> str:
         """The latest ``last`` exchanges in the journal, a few lines each, and how many came before: what

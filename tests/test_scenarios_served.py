@@ -158,3 +158,14 @@ def test_scenarios_activated_at_start_up_apply_to_every_project():
                 response = c.post(f"/v2/{project}/agents/{DOCS_AGENT}/vault-password-verification-requests",
                                   json={"encrypted_password_hex": "ab", "agent_id": None})
                 assert response.status_code == 403 and response.json() == NOT_ENCRYPTED
+
+
+@pytest.mark.parametrize("operation_id", ["startBackup", "listActivities", "updateConfiguration", "ping"])
+def test_the_generic_scenarios_and_prefer_answer_every_operation(client, operation_id):
+    operation = CONTRACT.operation(operation_id)
+    for scenario, status in (("server-error", 500), ("upstream-unavailable", 503)):
+        answer = docs_request(client, operation_id, headers={"X-Mock-Scenario": scenario})
+        assert answer.status_code == status and set(answer.json()) <= {"message", "errors"}, (scenario, answer.text)
+    refused = docs_request(client, operation_id, headers={"Prefer": "code=404"})
+    assert refused.status_code == 404 and "message" in refused.json()
+    assert 404 in operation.statuses

@@ -1,35 +1,19 @@
 import os
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from cloud_backup_mock.builder import spec_build
 from cloud_backup_mock.testing import DOCS_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_PAGES = Path("shared") / "reference" / "cloud-backup-v2"
-API_REFERENCE_PAGES = Path("shared") / "reference" / "cloud-backup-v2-api"  # the current page of every operation
-
-
-def reference_candidates(folder: Path = REFERENCE_PAGES, variable: str = "CLOUD_BACKUP_REFERENCE_DIR") -> list[Path]:
-    """Where the public reference pages (not part of the project) may be: $variable, beside
-    this checkout, or beside the checkout it was cloned from (a clean clone for CI is often made elsewhere)."""
-    if os.environ.get(variable):
-        return [Path(os.environ[variable])]
-    found = [REPO.parent / folder]
-    try:
-        origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        origin = ""
-    if origin and Path(origin).is_dir():
-        found.append(Path(origin).resolve().parent / folder)
-    return found
+API_REFERENCE_PAGES = spec_build.REFERENCE_FOLDER  # the current page of every operation
 
 
 def _find_reference(folder: Path, variable: str) -> Path:
-    candidates = reference_candidates(folder, variable)
+    candidates = spec_build.reference_candidates(REPO / "spec", folder, variable)
     for candidate in candidates:
         if candidate.is_dir():
             return candidate

@@ -40,20 +40,21 @@ HEADER = ("# Built by `cloud-backup-mock spec build` from spec/pages/*.rst, the 
           "# and spec/overlay.yaml. Do not edit.\n")
 
 
-def reference_candidates(spec_dir: Path) -> list[Path]:
-    """Where the reference pages may be: ``$CLOUD_BACKUP_API_REFERENCE_DIR``, beside the checkout that
-    holds ``spec_dir``, or beside the checkout it was cloned from (a clean clone is often made elsewhere)."""
-    if os.environ.get(REFERENCE_VARIABLE):
-        return [Path(os.environ[REFERENCE_VARIABLE])]
+def reference_candidates(spec_dir: Path, folder: Path = REFERENCE_FOLDER,
+                         variable: str = REFERENCE_VARIABLE) -> list[Path]:
+    """Where a folder of reference pages may be: ``$variable``, beside the checkout that holds
+    ``spec_dir``, or beside the checkout it was cloned from (a clean clone is often made elsewhere)."""
+    if os.environ.get(variable):
+        return [Path(os.environ[variable])]
     repo = spec_dir.resolve().parent
-    found = [repo.parent / REFERENCE_FOLDER]
+    found = [repo.parent / folder]
     try:
         origin = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         origin = ""
     if origin and Path(origin).is_dir():
-        found.append(Path(origin).resolve().parent / REFERENCE_FOLDER)
+        found.append(Path(origin).resolve().parent / folder)
     return found
 
 

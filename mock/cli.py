@@ -267,7 +267,7 @@ def lint(directory: Path, spec_file: Path, output: str) -> None:
               help="Also write what each operation got as JSON here.")
 @click.option("--har", "har", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep every request and answer as a HAR file here.")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=SPEC_FILE,
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
               show_default=True, help="The contract to check against.")
 def check(base_url, max_examples, operation_ids, auth_token, allow_untested, seed, junit_xml, report, har,
           spec_file) -> None:

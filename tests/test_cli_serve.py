@@ -170,6 +170,8 @@ def test_each_worker_logs_its_requests_and_nothing_else(tmp_path):
      "error: cannot start the mock: limits: limit max_projects must be a positive int, not 'abc'"),
     (["serve", "--spec", "missing.yaml"], "error: cannot start the mock: missing.yaml: cannot read: No such file or directory"),
     (["lint", "--spec", "missing.yaml"], "error: missing.yaml: cannot read: No such file or directory"),
+    (["check", "--base-url", "http://127.0.0.1:9", "--spec", "missing.yaml"],
+     "error: missing.yaml: cannot read: No such file or directory"),
 ])
 def test_cli_errors_are_one_line_with_their_closing_quotes(tmp_path, args, line):
     done = subprocess.run([CLI, *args, *(["--port", "0"] if args[0] == "serve" else [])], capture_output=True, text=True,

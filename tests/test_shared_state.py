@@ -190,6 +190,7 @@ def test_redis_going_away_is_a_503_with_retry_after_until_it_is_back(redis_serve
         served.stop()
     log = served.output()
     assert log.count("cannot be reached") == 2 and log.count("is back\n") == 2, log
+    assert all(" INFO " in line for line in log.splitlines() if line.endswith("is back")), log  # news, not a problem
     assert "Traceback" not in log
 
 

@@ -230,7 +230,7 @@ class Redis:
             raise StoreUnavailable(f"Redis at {self.url}: {exc.__class__.__name__}: {exc}"[:300]) from None
         if not self.available:
             self.available = True
-            log.warning("Redis at %s is back", self.url)
+            log.info("Redis at %s is back", self.url)
         return result
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:

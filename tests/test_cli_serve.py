@@ -1,6 +1,7 @@
 """``cloud-backup-mock serve`` as a user runs it: a real process on a free port."""
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -163,6 +164,9 @@ def test_each_worker_logs_its_requests_and_nothing_else(tmp_path):
     assert [a.status_code for a in answers] == [200] * 4
     assert text.count(f"GET {AGENT_URL} project=110011 operation=getAgent scenario=default status=200") == 4, text
     assert "Warning" not in text, text
+    requests = [line for line in text.splitlines() if f"GET {AGENT_URL}" in line]
+    workers = {re.search(r" INFO worker=(\d+) GET ", line).group(1) for line in requests}  # each line names its worker
+    assert workers and all(int(pid) != proc.pid for pid in workers)
 
 
 @pytest.mark.parametrize("args, line", [

@@ -83,7 +83,7 @@ def app_from_environment() -> MockApp:
     """The app of ``$CLOUD_BACKUP_MOCK_CONFIG`` (a MockConfig as JSON): uvicorn's factory for ``serve --workers``.
     Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
     config = MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])
-    configure_process(log_format=config.log_format or "text")
+    configure_process(log_format=config.log_format or "text", worker=str(os.getpid()))
     return create_app(config)
 
 

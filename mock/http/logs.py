@@ -76,15 +76,17 @@ class _Lines(logging.Formatter):
 
 
 class TextLines(_Lines):
-    """``FORMAT``, put together directly rather than through ``%`` over the record's attributes."""
+    """``FORMAT``, put together directly rather than through ``%`` over the record's attributes; in a
+    worker process, its name after the level (``worker=NAME``)."""
 
-    def __init__(self):
+    def __init__(self, worker: str | None = None):
         super().__init__(FORMAT)
+        self._worker = f" worker={worker}" if worker else ""
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
         record.asctime = self.formatTime(record)
-        line = f"{record.asctime} {record.levelname} {record.message}"
+        line = f"{record.asctime} {record.levelname}{self._worker} {record.message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         for extra in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
@@ -94,11 +96,15 @@ class TextLines(_Lines):
 
 
 class JSONLines(_Lines):
-    """One JSON object per line: time, level, logger and message, or a request line's own fields
-    (``extra={"fields": {...}}``) in place of the message."""
+    """One JSON object per line: time, level, logger (and ``worker``, in a worker process) and message, or
+    a request line's own fields (``extra={"fields": {...}}``) in place of the message."""
+
+    def __init__(self, worker: str | None = None):
+        super().__init__()
+        self._worker = {"worker": worker} if worker else {}
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, **self._worker}
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update(fields)
@@ -164,11 +170,11 @@ class LineWriter:
 
 
 def configure_process(queue_size: int = QUEUE_SIZE, log_format: str = "text",
-                      stream: TextIO | None = None) -> BoundedQueueHandler:
+                      stream: TextIO | None = None, worker: str | None = None) -> BoundedQueueHandler:
     """Route the root logger through a bounded queue to a writer thread on ``stream`` (stderr), as text
-    or JSON lines."""
+    or JSON lines; ``worker``: the name every line of a worker process carries."""
     lines: queue.SimpleQueue = queue.SimpleQueue()
-    writer = LineWriter(lines, JSONLines() if log_format == "json" else TextLines(), stream).start()
+    writer = LineWriter(lines, JSONLines(worker) if log_format == "json" else TextLines(worker), stream).start()
     atexit.register(writer.stop)  # writes out what is still queued
     queued = BoundedQueueHandler(lines, queue_size)
     lean_log_records()

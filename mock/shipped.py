@@ -12,6 +12,8 @@ SPEC_DIR = Path(str(resources.files(f"{__package__}.spec")))
 SPEC_FILE = SPEC_DIR / "openapi.yaml"
 SCENARIOS_DIR = Path(str(resources.files(f"{__package__}.scenarios")))
 WORLD_FILE_NAME = "world.yaml"
+RESOURCES_FILE_NAME = "resources.yaml"  # the resource model (kinds, lifecycles), beside world.yaml
+NOT_SCENARIOS = (WORLD_FILE_NAME, RESOURCES_FILE_NAME)  # the scenario folder's files that are not scenario files
 
 
 def package_file(*parts: str) -> Path:

@@ -191,5 +191,10 @@ class RemoteMock:
     def calls(self, operation: str, project_id: str | None = None) -> list[dict[str, Any]]:
         return self.requests(operation, project_id)
 
+    def advance(self, seconds: float, project_id: str = DOCS_PROJECT) -> dict[str, Any]:
+        answer = self.admin.post(f"/__mock/projects/{project_id}/clock", json={"advance": seconds})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
     def close(self) -> None:
         self.admin.close()

@@ -32,13 +32,13 @@ def test_version():
 
 def test_lint_text_and_json():
     code, out, err = run("lint")
-    assert (code, normalised(out), err) == (0, "10 scenarios in {repo}/scenarios keep to {repo}/spec/openapi.yaml.\n", "")
+    assert (code, normalised(out), err) == (0, "13 scenarios in {repo}/scenarios keep to {repo}/spec/openapi.yaml.\n", "")
     code, out, _ = run("lint", "--format", "json")
     assert code == 0 and json.loads(out) == {
         "ok": True, "directory": str(REPO / "scenarios"), "spec": str(REPO / "spec" / "openapi.yaml"),
-        "scenarios": ["connection-dropped", "credentials-rejected", "default", "encryption-disabled",
-                      "fingerprint-conflict", "password-invalid", "server-error", "slow", "upstream-unavailable",
-                      "verification-pending"], "problems": []}
+        "scenarios": ["agent-never-picks-up", "backup-fails-partway", "connection-dropped", "credentials-rejected",
+                      "default", "encryption-disabled", "fingerprint-conflict", "password-invalid", "restore-conflict",
+                      "server-error", "slow", "upstream-unavailable", "verification-pending"], "problems": []}
 
 
 def test_lint_problems_text_and_json(tmp_path):
@@ -72,7 +72,7 @@ def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
     port = banner.split("http://127.0.0.1:")[1].split(" ")[0]
     assert port != "0" and port.isdigit()
     assert normalised(banner, port=port) == (
-        "cloud-backup-mock on http://127.0.0.1:{port} (10 scenarios from {repo}/scenarios; active: default world; state: memory); "
+        "cloud-backup-mock on http://127.0.0.1:{port} (13 scenarios from {repo}/scenarios; active: default world; state: memory); "
         "Swagger UI at http://127.0.0.1:{port}/ui/, admin API at http://127.0.0.1:{port}/__mock/ui/\n")
 
 

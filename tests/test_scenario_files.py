@@ -120,7 +120,7 @@ def test_bad_template_and_unknown_effect(tmp_path):
         """)
     first, second = problems(path)
     assert first.startswith(f"{path}: scenario 'x' rule 1 (getAgent): condition 'agent(':")
-    assert second.startswith(f"{path}: scenario 'x' rule 2 (getAgent): unknown effect 'explode'; known: configure, create_request,")
+    assert second.startswith(f"{path}: scenario 'x' rule 2 (getAgent): unknown effect 'explode'; known: advance_clock, configure, create_request,")
 
 
 def test_list_form_and_duplicates(tmp_path):
@@ -142,7 +142,7 @@ def test_list_form_and_duplicates(tmp_path):
 def test_lint_command(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(main, ["lint"])
-    assert ok.exit_code == 0 and ok.output.startswith("10 scenarios in ")
+    assert ok.exit_code == 0 and ok.output.startswith("13 scenarios in ")
     bad_dir = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS_DIR, bad_dir)
     write(bad_dir, "name: broken\ndescription: d\nrules: [{operation: getAgent, response: {status: 299}}]\n", "broken.yaml")

@@ -119,7 +119,8 @@ def test_the_last_agent_place_is_decided_once_across_replicas(redis_url, tmp_pat
     scenarios = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS_DIR, scenarios, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     world = scenarios / "world.yaml"
-    world.write_text(world.read_text().replace("max_agents: 1000", "max_agents: 3"))
+    seeded = world.read_text().split("\nrecords:")[0].count("- example: getAgent")
+    world.write_text(world.read_text().replace("max_agents: 1000", f"max_agents: {seeded + 1}"))
     sandbox = Sandbox(redis_url, 2, 1, "--scenarios", str(scenarios)).start()
     body = CONTRACT.operation("registerAgent").request_example
     try:
@@ -129,7 +130,7 @@ def test_the_last_agent_place_is_decided_once_across_replicas(redis_url, tmp_pat
 
         with ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(add, range(16)))
-        assert sorted(statuses) == [201] + [403] * 15  # the seed's two agents, and one more
+        assert sorted(statuses) == [201] + [403] * 15  # the seed's agents, and one more
     finally:
         sandbox.stop()
 

@@ -241,3 +241,63 @@ def test_removing_an_added_scenario_keeps_the_other_counts_and_gives_its_room_ba
             await engine.store.close()
 
     run(state, check)
+
+
+def test_records_moves_and_the_clock_are_kept(state):
+    """The resource model's records (made, moved by the clock, moved by a patch) read back as they were left,
+    from another copy of the store too (Redis: what another process sees)."""
+    async def check(store):
+        model = store.seed.model
+        world = await store.project("p-res")
+        request = model.creation("backup", "p-res", {"configuration_id": "7c8ee069-568f-4d5a-932f-fb2af86b5fd5",
+                                                     "state": "start_requested"}, "http://mock.test")
+        world, outcome = await store.transaction(world, lambda w: model.answer(request, w))
+        assert outcome.status == 201
+        backup_id = outcome.body["id"]
+        world, _ = await store.transaction(world, lambda w: w.apply("advance_clock", {"seconds": 10}))
+        assert world.record("backup", backup_id)["state"] == "preparing" and world.clock_offset == 10
+        again = build_engine(MockConfig(state=state)).store if state != "memory" else store
+        try:
+            read = await again.project("p-res")
+            assert read.clock_offset == 10 and read.record("backup", backup_id)["state"] == "preparing"
+            assert ("backup", backup_id) in read.moving  # it goes on moving there too
+            assert [e["event"] for e in read.records["event"].values()][-3:] == [
+                "backup_start_request", "backup_queued", "backup_preparing"]
+            read, _ = await again.transaction(read, lambda w: model.force(w, "backup", backup_id, "failed"))
+            assert read.record("backup", backup_id)["state"] == "failed" and not read.moving
+        finally:
+            if again is not store:
+                await again.close()
+        assert (await store.project("p-res")).record("backup", backup_id)["state"] == "failed"
+
+    run(state, check)
+
+
+def test_each_kind_is_bounded_per_project(state):
+    async def check(store):
+        model = store.seed.model
+        world = await store.project("p-bound")
+
+        def make(kind, **body):
+            request = model.creation(kind, "p-bound", body, "http://mock.test")
+            return lambda w: model.answer(request, w)
+
+        body = {"agent_id": DOCS_AGENT, "name": "c", "enabled": True, "schedule": {}, "retention": {},
+                "inclusions": [], "exclusions": [], "notifications": []}
+        world, made = await store.transaction(world, make("configuration", **body))
+        assert made.status == 201
+        world, refused = await store.transaction(world, make("configuration", **body))
+        assert refused.status == 403 and "setting max_configurations" in refused.body["errors"][0]
+        backup = {"configuration_id": made.body["id"], "state": "start_requested"}
+        world, first = await store.transaction(world, make("backup", **backup))
+        world, _ = await store.transaction(world, lambda w: model.force(w, "backup", first.body["id"], "completed"))
+        world, second = await store.transaction(world, make("backup", **backup))
+        world, third = await store.transaction(world, make("backup", **backup))  # the ended first one goes
+        assert (second.status, third.status) == (201, 201)
+        assert set((await store.project("p-bound")).records["backup"]) == {second.body["id"], third.body["id"]}
+        world, full = await store.transaction(world, make("backup", **backup))  # none has ended: refused
+        assert full.status == 403 and "setting max_backups" in full.body["errors"][0]
+        events = (await store.project("p-bound")).records["event"]
+        assert len(events) == 3  # max_events: the newest three
+
+    run(state, check, settings={"max_configurations": 2, "max_backups": 2, "max_events": 3})

@@ -137,10 +137,10 @@ class Rules:
             "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
             "base_url": request.base_url, "params": {},
             "agent": state.agent, "agent_view": state.agent_view, "vault_request": state.request,
-            "agents_full": state.agents_full,
+            "agents_full": state.agents_full, "record": state.record,
             "caller_agent_id": caller_agent_id, "url": url,
             "uuid": lambda: str(uuid.uuid4()),
-            "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
+            "now": lambda seconds=0: iso(state.world.now() + timedelta(seconds=float(seconds))),
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
         })
@@ -186,7 +186,8 @@ class _Walk:
                 return rules.scenario_failure(rule, [str(exc)])
             if outcome is not None:
                 return outcome
-        return None
+        # No rule answers: the resource model does, for the operations on its kinds' paths.
+        return world.model.answer(self.request, world) if world.model is not None else None
 
 
 class _Current:
@@ -207,6 +208,9 @@ class _Current:
 
     def agents_full(self) -> bool:
         return self.world.agents_full()
+
+    def record(self, kind: str, record_id: Any) -> dict[str, Any] | None:
+        return self.world.record(kind, record_id)
 
 
 def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:

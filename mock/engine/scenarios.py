@@ -23,6 +23,7 @@ from .templating import TemplateError, compile_condition, compile_value, constan
 from . import parameters
 from .parameters import Parameter
 from .world import effect_names
+from ..shipped import NOT_SCENARIOS
 from ..yaml_files import YAMLError, load_yaml
 
 ANY_OPERATION = "*"
@@ -122,7 +123,7 @@ def _file_validator() -> Draft202012Validator:
 
 def load_directory(directory: str | Path, contract: Contract, extra_files: list[Path] = (),
                    left_out: list[str] | None = None) -> dict[str, Scenario]:
-    """Every ``*.yaml`` scenario file in ``directory`` (but ``world.yaml``) and ``extra_files``.
+    """Every ``*.yaml`` scenario file in ``directory`` (but ``world.yaml`` and ``resources.yaml``) and ``extra_files``.
 
     Raises :class:`ScenarioError` listing every problem found, each naming its file. With a
     ``left_out`` list, the rules of ``directory``'s files that do not fit the contract are left out
@@ -132,7 +133,7 @@ def load_directory(directory: str | Path, contract: Contract, extra_files: list[
     directory = Path(directory)
     if not directory.is_dir():
         raise ScenarioError([f"{directory}: not a directory of scenario files"])
-    files = sorted(p for p in directory.glob("*.yaml") if p.name != "world.yaml") + [Path(f) for f in extra_files]
+    files = sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_SCENARIOS) + [Path(f) for f in extra_files]
     scenarios: dict[str, Scenario] = {}
     problems: list[str] = []
     extra = {Path(f) for f in extra_files}

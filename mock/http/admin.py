@@ -41,6 +41,12 @@ class Admin:
             return 404, error_document(f"Not found: {problem}", [problem])
         return 200, await self.engine.selection(project_id)
 
+    async def getProjectClock(self, project_id: str) -> Answer:  # noqa: N802
+        return 200, await self.engine.clock_of(project_id)
+
+    async def advanceProjectClock(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+        return 200, await self.engine.advance_clock(project_id, body["advance"])
+
     async def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:
             operation = known_operation(self.engine.contract, body["operation"])

@@ -128,6 +128,33 @@ class MockServer:
         self.change(lambda world: world.apply("set_vault_encrypted", {"agent_id": agent_id, "encrypted": encrypted}),
                     project_id)
 
+    # ---- resources and time (the kinds of resources.yaml)
+    def advance(self, seconds: float, project_id: str = DOCS_PROJECT) -> dict[str, Any]:
+        """Move the project's clock on by ``seconds`` without sleeping: tokens expire, vault and browse requests
+        are reported and jobs move on as if that time had passed. Returns the clock (``now``, ``advanced_seconds``)."""
+        return complete(self.engine.advance_clock(project_id, seconds))
+
+    def create(self, kind: str, project_id: str = DOCS_PROJECT, **fields: Any) -> dict[str, Any]:
+        """Make a record of ``kind`` (``configuration``, ``backup``, ``restore``, ``cleanup``, ``logfile``)
+        straight in the world, as its create operation would with ``fields`` as the body (a logfile's agent as
+        ``agent_id=``), and return it as the API shows it. Unknown fields raise ValueError."""
+        model = self.engine.seed.model
+        request = model.creation(kind, project_id, fields, self.url)
+        outcome = self.change(lambda world: model.answer(request, world), project_id)
+        if outcome is None or outcome.status >= 300:
+            raise ValueError((outcome.body or {}).get("message") if outcome else f"no {kind} made")
+        return outcome.body if outcome.body is not None else {}
+
+    def move(self, kind: str, record_id: str, state: str, project_id: str = DOCS_PROJECT) -> None:
+        """Put a record in ``state`` straight away (its lifecycle's rules are not asked)."""
+        model = self.engine.seed.model
+        self.change(lambda world: model.force(world, kind, record_id, state), project_id)
+
+    def record(self, kind: str, record_id: str, project_id: str = DOCS_PROJECT) -> dict[str, Any] | None:
+        """A record of the project's world as it is kept (private fields included), or None."""
+        self.engine.seed.model.kind(kind)
+        return self.world(project_id).record(kind, record_id)
+
     # ---- inline behaviour
     def respond(self, operation: str, *, status: int | None = None, body: Any = None,
                 headers: dict[str, Any] | None = None, times: int | None = None, match: dict[str, Any] | None = None,

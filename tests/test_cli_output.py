@@ -46,11 +46,11 @@ def test_lint_problems_text_and_json(tmp_path):
     code, out, err = run("lint", str(tmp_path))
     known = ", ".join([*sorted(Contract.load().operations), "*"])
     assert (code, out, normalised(err, tmp=str(tmp_path))) == (1, "", (
-        f"{{tmp}}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}\n"
+        f"{{tmp}}/default.yaml:4: rules[0].operation: unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}\n"
         "1 problem(s) in {tmp}\n"))
     code, out, _ = run("lint", str(tmp_path), "--format", "json")
     assert code == 1 and json.loads(out)["problems"] == [
-        f"{tmp_path}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}"]
+        f"{tmp_path}/default.yaml:4: rules[0].operation: unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}"]
 
 
 def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():

@@ -7,6 +7,7 @@ root logger, so the bounded, non-blocking writer of ``logs.py`` carries them lik
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -71,7 +72,8 @@ def run_foreground(app, sock: socket.socket, limits: Limits, workers: int = 1) -
 
 
 class BackgroundServer:
-    """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns."""
+    """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns.
+    ``loop`` is the event loop that serves it (the test double's transports run requests there too)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, **config):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -81,12 +83,18 @@ class BackgroundServer:
         self.app = app
         limits = getattr(getattr(app, "engine", None), "limits", None) or Limits()
         self.server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       name=f"cloud-backup-mock-{self.port}", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, name=f"cloud-backup-mock-{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        """``uvicorn.Server.run``, on a loop made here (of the kind uvicorn's configuration asks for) and kept."""
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            self.loop = runner.get_loop()
+            runner.run(self.server.serve(sockets=[self.sock]))
 
     def start(self, timeout: float = 15.0) -> "BackgroundServer":
         self.thread.start()

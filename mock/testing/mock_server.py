@@ -82,6 +82,7 @@ class MockServer:
         complete(self.engine.reset(project_id))
         complete(self.journal.remove(project_id))
         self._stubs = [s for s in self._stubs if project_id is not None and s.project_id != project_id]
+        self.journal.waiting.intersection_update(stub.name for stub in self._stubs)
         handlers = self.engine.rules.handlers
         for key in [key for key in handlers if project_id is None or key[0] == project_id]:
             del handlers[key]
@@ -177,13 +178,17 @@ class MockServer:
         self._responses += 1
         name = f"respond-{self._responses}"
         description = f"respond({operation}, {what})"
-        if handler is not None:  # in place before the rule it answers can be reached
+        # In place before the stub's rule can be reached: its handler, and its name among those waiting.
+        if handler is not None:
             self.engine.rules.handlers[(project_id, name)] = HandlerStub(
                 name, description, handler, self.engine.rules, self._handler_failures)
+        if not optional:
+            self.journal.waiting.add(name)
         try:
             complete(self.engine.add_scenario(project_id, {"name": name, "description": description, "rules": [rule]}))
         except ScenarioError as exc:
             self.engine.rules.handlers.pop((project_id, name), None)
+            self.journal.waiting.discard(name)
             raise ValueError(f"respond({operation!r}, {what}) does not fit the contract:\n"
                              + "\n".join(exc.problems)) from None
         if not optional:
@@ -204,10 +209,7 @@ class MockServer:
         """Assert that every ``respond()`` stub (but those made with ``optional=True``) answered at least
         once since the last reset; the fixture does this when a test's body passes."""
         __tracebackhide__ = True
-        if not self._stubs:
-            return
-        used = {entry.get("scenario") for entry in complete(self.journal.read())}
-        unused = [stub for stub in self._stubs if stub.name not in used]
+        unused = [stub for stub in self._stubs if stub.name in self.journal.waiting]
         if unused:
             lines = [f"  {stub.name}: {stub.description} for project {stub.project_id}" for stub in unused]
             raise AssertionError(f"{len(unused)} respond() stub(s) never used:\n" + "\n".join(lines)

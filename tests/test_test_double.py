@@ -465,3 +465,13 @@ def test_the_fixture_fails_a_test_whose_handler_failed(pytester):
         f"    the handler raised RuntimeError: no answer for {DOCS_AGENT}",
     ])
     result.stdout.fnmatch_lines(["*- cloud-backup-mock handler errors -*", "  respond-2: respond(getAgent, handler=refuse)*"])
+
+
+def test_a_stub_that_answered_counts_as_used_after_the_journal_dropped_its_entry():
+    from cloud_backup_mock.testing import MockConfig, MockServer
+
+    with MockServer(MockConfig(journal_size=1)) as server, httpx.Client(base_url=server.url, headers={"X-Auth-Token": DOCS_TOKEN}) as client:
+        server.respond("getAgent", status=404, body={"message": "once"}, times=1)
+        assert [client.get(AGENT).status_code for _ in range(3)] == [404, 200, 200]
+        assert [e["status"] for e in server.requests()] == [200]  # the stub's exchange is gone from the journal
+        server.assert_all_called()

@@ -71,6 +71,16 @@ def run_foreground(app, sock: socket.socket, limits: Limits, workers: int = 1) -
         uvicorn.Server(config).run(sockets=[sock])
 
 
+class _LoopKeepingServer(uvicorn.Server):
+    """uvicorn's server, keeping the event loop it serves on (``serve`` runs on it)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets=sockets)
+
+
 class BackgroundServer:
     """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns.
     ``loop`` is the event loop that serves it (the test double's transports run requests there too)."""
@@ -82,19 +92,17 @@ class BackgroundServer:
         self.host, self.port = self.sock.getsockname()[:2]
         self.app = app
         limits = getattr(getattr(app, "engine", None), "limits", None) or Limits()
-        self.server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = threading.Thread(target=self._run, name=f"cloud-backup-mock-{self.port}", daemon=True)
+        self.server = _LoopKeepingServer(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       name=f"cloud-backup-mock-{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _run(self) -> None:
-        """``uvicorn.Server.run``, on a loop made here (of the kind uvicorn's configuration asks for) and kept."""
-        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
-            self.loop = runner.get_loop()
-            runner.run(self.server.serve(sockets=[self.sock]))
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.server.loop
 
     def start(self, timeout: float = 15.0) -> "BackgroundServer":
         self.thread.start()

@@ -475,3 +475,15 @@ def test_a_stub_that_answered_counts_as_used_after_the_journal_dropped_its_entry
         assert [client.get(AGENT).status_code for _ in range(3)] == [404, 200, 200]
         assert [e["status"] for e in server.requests()] == [200]  # the stub's exchange is gone from the journal
         server.assert_all_called()
+
+
+def test_the_readmes_handler_example_answers_as_it_says(client, mock):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def agent_or_404" in b]
+    handler_and_stub = block[block.index("    def agent_or_404"):block.index("    client = MyBackupClient")]
+    exec(textwrap.dedent(handler_and_stub), {"cloud_backup_mock": mock})
+    assert client.get(f"/v2/110011/agents/{DOCS_AGENT[:-1]}0").json() == {"message": "no such agent"}
+    assert client.get(AGENT).json()["id"] == DOCS_AGENT

@@ -41,6 +41,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import quote, unquote
 
 import redis.asyncio as aioredis
+import redis.asyncio.cluster
 import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -48,7 +49,7 @@ from redis.backoff import NoBackoff
 from ..config import Limits
 from . import redis_codec
 from .journal import ENTRY_OVERHEAD, JournalFormat
-from .store import StoreUnavailable, shown_url
+from .store import StoreUnavailable, cluster_seed, shown_url
 from .world import Clock, ProjectWorld, Seed
 
 log = logging.getLogger("cloud_backup_mock")
@@ -61,8 +62,9 @@ CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
 CHANGE_LOG = 64  # changes of a project kept, so that a copy that far behind reads only what changed
 TOUCH_EVERY = 5.0  # seconds between updates of a project's place in the project index by one process
 STALE = "\x00"  # the version of a copy that must be read whole (never a version Redis holds)
-POOL_CONNECTIONS = 64  # connections to Redis per process
-FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
+POOL_CONNECTIONS = 64  # connections to a single Redis per process (requests beyond wait for one)
+FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError,
+          redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
 # KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
 # it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
@@ -208,12 +210,20 @@ class Redis:
 
     def __init__(self, url: str, limits: Limits):
         self.url = shown_url(url)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_CONNECTIONS, timeout=limits.store_timeout,
-            socket_timeout=limits.store_timeout, socket_connect_timeout=limits.store_timeout,
-            # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)))
-        self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
+        timeouts = {"socket_timeout": limits.store_timeout, "socket_connect_timeout": limits.store_timeout,
+                    # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
+                    "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))}
+        seed = cluster_seed(url)
+        self.cluster = seed is not None
+        if self.cluster:  # the client reads the slot map from the seed and sends each key to its master
+            # Its pools fail rather than wait when full, so each node may have one connection per request
+            # in flight (one per HTTP connection) and one for the journal's writer.
+            self.client = redis.asyncio.cluster.RedisCluster.from_url(
+                seed, max_connections=limits.max_connections + 1, **timeouts)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS,
+                                                            timeout=limits.store_timeout, **timeouts)
+            self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.scripts = {name: self.client.register_script(text) for name, text in (
             ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
             ("record", _RECORD), ("clear", _CLEAR), ("unlock", _UNLOCK))}

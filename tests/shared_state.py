@@ -142,30 +142,50 @@ class RedisClusterServer:
         return f"redis+cluster://127.0.0.1:{self.ports[node]}"
 
     def start(self) -> "RedisClusterServer":
-        for port in self.ports:
-            self.processes.append(subprocess.Popen(
-                [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                 "--cluster-node-timeout", "5000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
-        while not all(_answers_ping(port) for port in self.ports):
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server in cluster mode did not start on ports {self.ports}")
-            time.sleep(0.05)
+        self.processes = [self._node(port) for port in self.ports]
+        self._wait_for_pings()
         created = subprocess.run([self.cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
                                   "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True,
                                  timeout=60)
         if created.returncode != 0:
             self.stop()
             raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
-        deadline = time.monotonic() + 30
+        self.wait_until_ok()
+        return self
+
+    def _node(self, port: int) -> subprocess.Popen:
+        # Its node id and the cluster's layout are kept in nodes-PORT.conf: a node started again rejoins.
+        return subprocess.Popen(
+            [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+             "--cluster-node-timeout", "2000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _wait_for_pings(self) -> None:
+        deadline = time.monotonic() + 10
+        while not all(_answers_ping(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server in cluster mode did not start on ports {self.ports}")
+            time.sleep(0.05)
+
+    def wait_until_ok(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
         while not all("cluster_state:ok" in self.command(port, "CLUSTER", "INFO") for port in self.ports):
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the cluster on ports {self.ports} did not become ok")
             time.sleep(0.1)
-        return self
+
+    def stop_node(self, node: int) -> None:
+        """Stop one master (its slots are then served by nobody: the cluster is down)."""
+        self.processes[node].terminate()
+        self.processes[node].wait(10)
+
+    def start_node(self, node: int) -> None:
+        """Start a stopped master again on its port; it rejoins with its slots (empty: no persistence)."""
+        self.processes[node] = self._node(self.ports[node])
+        self._wait_for_pings()
+        self.wait_until_ok()
 
     def command(self, port: int, *words: str) -> str:
         return subprocess.run([self.cli, "-p", str(port), *words], capture_output=True, text=True, timeout=10).stdout

@@ -52,20 +52,22 @@ def redis_client(url: str):
     return redis.Redis.from_url(url)
 
 
-def command_calls(url: str, command: str | None = None) -> int:
-    """How many times Redis ran ``command`` (lower case; every command when None) since it started, from
-    ``INFO commandstats``: every master's, added up, on a cluster."""
+def _info(url: str, section: str) -> list[dict[str, Any]]:
+    """``INFO section`` of the Redis, or of every master of the cluster."""
     client = redis_client(url)
     try:
-        nodes = client.get_primaries() if hasattr(client, "get_primaries") else [None]
-        total = 0
-        for node in nodes:
-            stats = client.info("commandstats", **({"target_nodes": node} if node is not None else {}))
-            total += sum(int(value.get("calls", 0)) for name, value in stats.items()
-                         if command is None or name == f"cmdstat_{command}")
-        return total
+        if not hasattr(client, "get_primaries"):
+            return [client.info(section)]
+        return [client.info(section, target_nodes=node) for node in client.get_primaries()]
     finally:
         client.close()
+
+
+def command_calls(url: str, command: str | None = None) -> int:
+    """How many times Redis ran ``command`` (lower case; every command when None, those run inside
+    scripts too) since it started, from ``INFO commandstats``: every master's, added up, on a cluster."""
+    return sum(int(value.get("calls", 0)) for stats in _info(url, "commandstats") for name, value in stats.items()
+               if command is None or name == f"cmdstat_{command}")
 
 
 class RedisServer:

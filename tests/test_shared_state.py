@@ -466,3 +466,67 @@ def test_coverage_in_redis_is_what_every_replica_answered_per_project(redis_url)
     finally:
         first.stop()
         second.stop()
+
+
+def test_one_processs_changes_asked_for_at_once_are_one_write_and_its_reads_one_read(redis_url):
+    """Sixteen requests of one process changing one project at once: their changes are applied in turn
+    and written by one script (one compare and set); sixteen reads of it at once are one script."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        store = build_engine(MockConfig(state=redis_url)).store
+        try:
+            world, _ = await store.transaction(await store.project("busy"), lambda w: w.apply("issue_token", {
+                "agent_id": "first"}))  # its first change also puts the project in the index
+            scripts = command_calls(redis_url, "evalsha")
+            done = await asyncio.gather(*(store.transaction(world, lambda w, n=n: w.apply("issue_token", {
+                "agent_id": f"a{n}"})) for n in range(16)))
+            assert command_calls(redis_url, "evalsha") - scripts == 1  # one compare and set for all sixteen
+            tokens = {token["id"] for _, token in done}
+            assert len(tokens) == 16 and tokens < set((await store.project("busy")).tokens)
+
+            reader = build_engine(MockConfig(state=redis_url)).store  # another process, its copy behind
+            try:
+                await reader.project("busy")
+                await store.transaction(world, lambda w: w.apply("issue_token", {"agent_id": "later"}))
+                scripts = command_calls(redis_url, "evalsha")
+                copies = await asyncio.gather(*(reader.project("busy") for _ in range(16)))
+                assert command_calls(redis_url, "evalsha") - scripts == 1
+                assert all(copy is copies[0] and len(copy.tokens) == len(tokens) + 2 for copy in copies)
+            finally:
+                await reader.close()
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_times_stays_exact_when_two_processes_write_groups_of_changes_at_once(redis_url):
+    """Two processes, each taking turns of one ``times: 7`` rule for twenty requests at once: their groups
+    meet, are made again on each other's writes, and exactly seven turns are given."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        stores = [build_engine(MockConfig(state=redis_url)).store for _ in range(2)]
+        try:
+            worlds = [await store.project("contended") for store in stores]
+
+            async def turns(store, world):
+                return [taken for _, taken in await asyncio.gather(*(
+                    store.transaction(world, lambda w: w.take_turn(("s", 0, ()), 7, 100)) for _ in range(20)))]
+
+            given = await asyncio.gather(*(turns(store, world) for store, world in zip(stores, worlds)))
+            assert sum(map(sum, given)) == 7
+            for store in stores:
+                assert (await store.project("contended")).counters[("s", 0, ())] == 7
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(scenario())

@@ -6,8 +6,10 @@ Serves the mix with ``--state redis://`` (one redis-server) and ``--state redis+
 masters, no replicas), each with one and with two workers, under wrk (-t2 -c16, after an unmeasured
 warm-up), and prints per request: Redis's CPU time (each master's on the cluster: the mix's project,
 the journal and the project index fall in different slots, so their costs show apart), its round trips
-(``total_reads_processed``) and the scripts it ran. Redis CPU per request is the figure that decides
-how many replicas one Redis serves; see the scale plan.
+(``total_reads_processed``) and the scripts it ran; and the mock's own CPU per request (all its
+processes), beside one ``--state memory`` process's. CPU per request hardly moves with other processes'
+load, as throughput does: it decides how many replicas one Redis serves (see the scale plan) and what
+two workers on Redis answer against one memory process (two cores against one).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import (  # noqa: E402
-    CLOCK_TICKS, HOST, ROOT, BenchError, Result, Running, Server, check_exact, free_port, load_spec,
+    CLOCK_TICKS, HOST, ROOT, BenchError, Result, Running, Server, _tree, check_exact, free_port, load_spec,
     measure_throughput, request_mix, write_wrk_script,
 )
 
@@ -116,23 +118,41 @@ class Shared:
             node.stop()
 
 
-def measure(shared: Shared, workers: int, script: Path, mix, args) -> dict:
+def _ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(rest[11]) + int(rest[12])
+    return total
+
+
+def measure(shared: Shared | None, workers: int, script: Path, mix, args) -> dict:
+    """One row: ``shared`` None is ``--state memory``."""
     mock_bin = ROOT / ".venv" / "bin" / "cloud-backup-mock"
+    state = shared.url if shared else "memory"
     server = Server("row", "row", lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--state",
-                                             shared.url, "--workers", str(workers)], check_exact)
-    shared.flush()
+                                             state, "--workers", str(workers)], check_exact)
+    nodes = shared.nodes if shared else []
+    if shared:
+        shared.flush()
     run = Running(server, free_port())
     try:
         run.wait_ready(mix[-1])
         result = Result()
         measure_throughput(run, script, args.warmup, result, record=False)
-        before = [node.counts() for node in shared.nodes]
+        pids = _tree(run.proc.pid)
+        before, mine = [node.counts() for node in nodes], _ticks(pids)
         measure_throughput(run, script, args.duration, result)
-        after = [node.counts() for node in shared.nodes]
-        if result.failures or not result.wrk_requests:
+        after, mine = [node.counts() for node in nodes], _ticks(pids) - mine
+        if not result.wrk_requests:
             raise BenchError(f"the mix failed: {result.failures[:3]}")
+        for failure in result.failures:  # shown, and the figures kept: a 503 under load is a finding too
+            print(f"  FAILED: {failure[:300]}", file=sys.stderr, flush=True)
         n = result.wrk_requests
-        return {"rps": result.rps,
+        return {"rps": result.rps, "mock_us": mine * 1e6 / CLOCK_TICKS / n,
                 "cpu_us": [(a[0] - b[0]) * 1e6 / CLOCK_TICKS / n for a, b in zip(after, before)],
                 "trips": sum(a[1] - b[1] for a, b in zip(after, before)) / n,
                 "scripts": sum(a[2] - b[2] for a, b in zip(after, before)) / n}
@@ -145,6 +165,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured wrk load (10)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured wrk load before it (3)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds; medians are shown (2)")
+    parser.add_argument("--no-cluster", action="store_true", help="leave out the cluster rows (a tree without it)")
     args = parser.parse_args()
     for tool in ("wrk", "redis-server", "redis-cli"):
         if not shutil.which(tool):
@@ -153,7 +174,10 @@ def main() -> int:
     mix = request_mix(load_spec())
     script = write_wrk_script(mix)
     rows = {}
-    for cluster in (False, True):
+    rounds = [measure(None, 1, script, mix, args) for _ in range(args.rounds)]
+    memory = {key: statistics.median(r[key] for r in rounds) for key in ("rps", "mock_us")}
+    print(f"  memory, 1 worker: {memory}", file=sys.stderr, flush=True)
+    for cluster in (False,) if args.no_cluster else (False, True):
         shared = Shared(cluster)
         try:
             places = {what: shared.holder(key) for what, key in
@@ -162,15 +186,17 @@ def main() -> int:
             for workers in (1, 2):
                 rounds = [measure(shared, workers, script, mix, args) for _ in range(args.rounds)]
                 rows[(cluster, workers)] = ({key: statistics.median(r[key] for r in rounds)
-                                             for key in ("rps", "trips", "scripts")}
+                                             for key in ("rps", "mock_us", "trips", "scripts")}
                                             | {"cpu_us": [statistics.median(r["cpu_us"][i] for r in rounds)
                                                           for i in range(len(shared.nodes))]}, places)
                 print(f"  {'cluster' if cluster else 'redis'}, {workers} worker(s): {rows[(cluster, workers)][0]}",
                       file=sys.stderr, flush=True)
         finally:
             shared.stop()
-    print("| state | workers | req/s | Redis CPU per request, µs | round trips per request | scripts per request |")
-    print("|---|---:|---:|---|---:|---:|")
+    print("| state | workers | req/s | the mock's CPU per request, µs | Redis CPU per request, µs | "
+          "round trips per request | scripts per request |")
+    print("|---|---:|---:|---:|---|---:|---:|")
+    print(f"| memory | 1 | {memory['rps']:,.0f} | {memory['mock_us']:.0f} | | | |")
     for (cluster, workers), (row, places) in rows.items():
         if cluster:
             named = {i: [w for w, at in places.items() if at == i] for i in range(3)}
@@ -178,7 +204,8 @@ def main() -> int:
                             for i, us in enumerate(row["cpu_us"]))
         else:
             cpu = f"{row['cpu_us'][0]:.0f}"
-        print(f"| {'redis+cluster (3 masters)' if cluster else 'redis'} | {workers} | {row['rps']:,.0f} | {cpu} | "
+        print(f"| {'redis+cluster (3 masters)' if cluster else 'redis'} | {workers} | {row['rps']:,.0f} | "
+              f"{row['mock_us']:.0f} | {cpu} | "
               f"{row['trips']:.2f} | {row['scripts']:.2f} |")
     return 0
 

@@ -49,7 +49,7 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes. Without --state redis://, each keeps its own world and journal.")
 @click.option("--state", default="memory", show_default=True, envvar="CLOUD_BACKUP_MOCK_STATE",
-              metavar="memory|redis://HOST:PORT/DB",
+              metavar="memory|redis://HOST:PORT/DB|redis+cluster://HOST:PORT",
               help="Where projects' state and the journal are kept: this process, or a Redis shared by every "
                    "worker and replica (also $CLOUD_BACKUP_MOCK_STATE).")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
@@ -148,9 +148,9 @@ def _state(value: str) -> str:
     value = value.strip()
     if value == "memory":
         return value
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB)",
-                                 param_hint="--state")
+    if not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")):
+        raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB, or "
+                                 "redis+cluster://HOST:PORT for a Redis Cluster)", param_hint="--state")
     try:
         import redis  # noqa: F401
     except ImportError:
@@ -169,14 +169,20 @@ def _check_redis(url: str) -> None:
     """Say at start-up when Redis cannot be reached: the mock starts anyway and answers 503 until it can."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
+    from .engine import cluster_seed
+
+    seed = cluster_seed(url)
+    client = None
+    try:  # a cluster client reads the slot map as it is made
+        client = (redis.RedisCluster.from_url(seed, socket_timeout=2, socket_connect_timeout=2) if seed
+                  else redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
         client.ping()
-    except (redis.exceptions.RedisError, OSError) as exc:
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
         click.echo(f"warning: --state {_shown_state(url)}: Redis cannot be reached now ({exc}); requests are "
                    "answered 503 until it can", err=True)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _load_contract(spec_file: Path):

@@ -71,6 +71,16 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of three masters, for the shared-state tests' ``[cluster]`` cases."""
+    from shared_state import RedisClusterServer
+
+    cluster = RedisClusterServer().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def sandboxes(request):
     """Served mocks on Redis, started when first asked for, one Redis database each."""
     from shared_state import Sandbox

@@ -1,5 +1,6 @@
 """The Store protocol (``engine/store.py``), one suite run over each implementation: ``MemoryStore``
-(``[memory]``) and ``RedisStore`` on a real redis-server (``[redis]``).
+(``[memory]``) and ``RedisStore`` on a real redis-server (``[redis]``) and on a real Redis Cluster of
+three masters (``[cluster]``).
 
 Checks every method: ``project``, ``peek``, ``transaction``, ``reserve_added``, ``reset``, ``health``,
 ``journal`` (``add``, ``read`` with its filters and masks, ``remove``, ``stats``) and ``close``; and the
@@ -7,7 +8,8 @@ bounds each store keeps: ``max_projects``, ``max_added_scenarios_total``, the jo
 ``journal_entries`` with its fair eviction, and the world setting ``max_tokens``.
 
 Stores are built as the app builds them (``build_engine(MockConfig(state=...)).store``); each Redis test
-has a database of its own, empty (the ``redis_url`` fixture of the shared-state tests)."""
+has a database of its own, empty, and each cluster test the cluster emptied (``empty_redis`` of the
+shared-state tests)."""
 
 import asyncio
 
@@ -17,15 +19,16 @@ from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.engine import build_engine
 from cloud_backup_mock.engine.world import EffectError
 from cloud_backup_mock.testing import DOCS_AGENT
-from test_shared_state import redis_url  # noqa: F401 - a fixture: an empty Redis database per test
+from test_shared_state import empty_redis
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def state(request) -> str:
-    """``MockConfig.state`` for the store under test; Redis absent: skip, or fail under CI/REQUIRE_REDIS."""
-    return request.getfixturevalue("redis_url") if request.param == "redis" else "memory"
+    """``MockConfig.state`` for the store under test (an empty Redis database, or an emptied Redis Cluster);
+    Redis absent: skip, or fail under CI/REQUIRE_REDIS."""
+    return "memory" if request.param == "memory" else empty_redis(request, request.param)
 
 
 def run(state: str, check, settings=None, **limits) -> None:
@@ -114,7 +117,9 @@ def test_reset_forgets_one_project_then_all(state):
 def test_health_names_the_store_and_counts_projects_with_state(state):
     async def check(store):
         health = await store.health()
-        assert (health["status"], health["kind"], health["projects"]) == ("ok", state.split(":")[0], 0)
+        kind = "memory" if state == "memory" else "redis"  # a cluster too: its URL says which
+        assert (health["status"], health["kind"], health["projects"]) == ("ok", kind, 0)
+        assert health.get("url", state) == state
         await change(store, "p-h1", max_agents=5)
         await change(store, "p-h2", max_agents=5)
         await change(store, "p-h1", max_agents=6)

@@ -56,10 +56,11 @@ EMPTIED_BY_EARLIER_DELETES = ["deleteLogfile", "requestBackupBrowse", "updateLog
 def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_server, tmp_path):
     report, junit, har = tmp_path / "report.json", tmp_path / "junit.xml", tmp_path / "exchanges.har"
     accepted = [arg for op in EMPTIED_BY_EARLIER_DELETES for arg in ("--allow-untested", op)]
+    cloud_backup_mock_server.reset()
     result = run_check(cloud_backup_mock_server.url, "--auth-token", DOCS_TOKEN, "--report", str(report),
                        "--junit-xml", str(junit), "--har", str(har), "--seed", "1", *accepted)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout and f"Tested: {len(OPERATIONS)}" in result.stdout
+    assert f"Tested: {len(OPERATIONS)}" in result.stdout and "Failures:" not in result.stdout
     operations = json.loads(report.read_text())["operations"]
     untested = sorted(op for op, o in operations.items() if not o["tested"])
     assert set(untested) <= set(EMPTIED_BY_EARLIER_DELETES)
@@ -86,6 +87,7 @@ def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_ser
 
 
 def test_check_with_a_wrong_token_is_untested_and_names_the_cause(cloud_backup_mock_server, tmp_path):
+    cloud_backup_mock_server.reset()  # the session's mock is stateful: an earlier check may have deleted the docs' agent
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     result = run_check(cloud_backup_mock_server.url, "--auth-token", "expired-staging-token", "--include-operation-id",
                        "getAgent", "--include-operation-id", "authenticateAgent", "--junit-xml", str(junit),

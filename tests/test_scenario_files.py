@@ -259,3 +259,19 @@ def test_admin_api_refuses_a_scenario_with_every_problem_in_errors():
     assert answer.status_code == 400
     assert answer.json() == {"message": f"The scenario cannot be used: {expected[0]} (and 5 more problem(s), in errors)",
                              "errors": expected}
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_the_file_schema_is_decided_by_jsonschema_rs_and_values_it_cannot_take_by_jsonschema(listed, tmp_path):
+    from cloud_backup_mock.engine.scenarios import _fast_file_validator, _fits_file_schema
+
+    assert _fast_file_validator(listed) is not None  # else every document would be walked in pure Python
+    good = {"name": "fine", "description": "d", "rules": [{"operation": "getAgent", "response": {"status": 200}}]}
+    document = {"scenarios": [good]} if listed else good
+    assert _fits_file_schema(document, listed)
+    # YAML reads an unquoted date as a date, which jsonschema-rs cannot take: jsonschema says what is wrong.
+    path = tmp_path / "dated.yaml"
+    path.write_text("name: dated\ndescription: 2026-12-06\nrules:\n  - {operation: getAgent, response: {status: 200}}\n")
+    with pytest.raises(ScenarioError) as raised:
+        load_file(path, CONTRACT)
+    assert any("description" in problem and "is not of type 'string'" in problem for problem in raised.value.problems)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from ..contract import Contract, Operation, field_path, schema_errors
@@ -120,6 +121,23 @@ def _file_validator(listed: bool) -> Draft202012Validator:
     return Draft202012Validator({**schema, "allOf": [forms[1 if listed else 0]]})
 
 
+@lru_cache(maxsize=2)
+def _fast_file_validator(listed: bool) -> Any:
+    """The same schema in jsonschema-rs: it decides; jsonschema explains a document that does not fit."""
+    try:
+        return jsonschema_rs.Draft202012Validator(_file_validator(listed).schema)
+    except (ValueError, jsonschema_rs.ValidationError):
+        return None
+
+
+def _fits_file_schema(data: Any, listed: bool) -> bool:
+    fast = _fast_file_validator(listed)
+    try:
+        return fast is not None and fast.is_valid(data)
+    except (ValueError, TypeError, UnicodeEncodeError):  # what jsonschema-rs cannot take (YAML dates): jsonschema decides
+        return False
+
+
 def load_directory(directory: str | Path, contract: Contract, extra_files: list[Path] = (),
                    left_out: list[str] | None = None) -> dict[str, Scenario]:
     """Every ``*.yaml`` scenario file in ``directory`` (but ``world.yaml`` and ``resources.yaml``) and ``extra_files``.
@@ -185,8 +203,9 @@ def load_document(data: Any, contract: Contract, path: str = "(document)",
     Raises :class:`ScenarioError` with every problem the document has, schema and contract alike, each
     one line ``PATH[:LINE]: PLACE: what is wrong`` (``lines`` finds the line of a place in the file)."""
     listed = isinstance(data, dict) and "scenarios" in data
-    found = [_Problem(tuple(e.absolute_path), e.message)
-             for e in sorted(_file_validator(listed).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+    found = [] if _fits_file_schema(data, listed) else [
+        _Problem(tuple(e.absolute_path), e.message)
+        for e in sorted(_file_validator(listed).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
     wrong = [problem.place for problem in found]
     entries = data.get("scenarios") if listed else [data]
     scenarios = []

@@ -7,6 +7,7 @@ Scenario rules read it through template helpers and change it through named effe
 from __future__ import annotations
 
 import copy
+import pickle
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -73,6 +74,15 @@ class Seed:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # kind -> its records (not agents)
     browse_requests: list[dict[str, Any]] = field(default_factory=list)
     model: Any = None  # the resource model (resources.ResourceModel): kinds and lifecycles
+
+    @cached_property
+    def mutable_parts(self) -> bytes:
+        """The parts of the seed a world changes in place (agents; vault and browse requests, each with its
+        kind), pickled: each world unpickles its own copy."""
+        requests = [("verification", entry) for entry in self.verification_requests]
+        requests += [("encryption", entry) for entry in self.encryption_requests]
+        requests += [(entry.get("kind", ""), entry) for entry in self.browse_requests]
+        return pickle.dumps((self.agents, requests), protocol=pickle.HIGHEST_PROTOCOL)
 
     @cached_property
     def last_event_id(self) -> int:
@@ -192,20 +202,17 @@ class ProjectWorld:
         self.clock_offset = 0.0  # seconds this project's clock is ahead of the server's
         if empty:
             return
-        for agent in seed.agents:
-            record = copy.deepcopy(agent)
+        agents, requests = pickle.loads(seed.mutable_parts)  # a fresh copy, several times faster than deepcopy
+        for record in agents:
             record["project_id"] = record.get("project_id", project_id)
             self.agents[record["id"]] = record
         for kind, records in _seed_tables(seed, project_id).items():
             self.records[kind] = dict(records)
-        kinds = (("verification", seed.verification_requests), ("encryption", seed.encryption_requests),
-                 *((entry.get("kind", ""), [entry]) for entry in seed.browse_requests))
-        for kind, entries in kinds:
-            for entry in entries:
-                request = VaultRequest(kind, entry["id"], entry["agent_id"], entry.get("target_agent_id", entry["agent_id"]),
-                                       self.clock(), entry.get("action"), copy.deepcopy(entry.get("result")),
-                                       copy.deepcopy(entry.get("details")))
-                self.requests[(kind, request.id)] = request
+        started = self.clock()
+        for kind, entry in requests:
+            request = VaultRequest(kind, entry["id"], entry["agent_id"], entry.get("target_agent_id", entry["agent_id"]),
+                                   started, entry.get("action"), entry.get("result"), entry.get("details"))
+            self.requests[(kind, request.id)] = request
         # Pending: the requests not reported yet, oldest first (what a shared store reads back too).
         self.pending.extend(r for r in self.requests.values() if r.result is None)
 

@@ -139,6 +139,10 @@ def test_uvicorn_httptools_protocol_calls_the_parser_hooks_inside_data_received(
             seen.append("headers")
             super().on_headers_complete()
 
+        def on_body(self, body):
+            seen.append(f"body {len(body)}")
+            super().on_body(body)
+
         def on_message_complete(self):
             seen.append("message")
             super().on_message_complete()
@@ -150,7 +154,7 @@ def test_uvicorn_httptools_protocol_calls_the_parser_hooks_inside_data_received(
     head = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nconnection: close\r\n\r\n"
     answer = asyncio.run(serve_probe(Probe, answer_ok, lambda port: exchange(port, head, b"body")))
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"ok")
-    assert seen == ["data", "headers", "/data", "data", "message", "/data", "response"]
+    assert seen == ["data", "headers", "/data", "data", "body 4", "message", "/data", "response"]
     assert issubclass(Probe, asyncio.Protocol)
 
 
@@ -239,8 +243,8 @@ def test_uvicorn_protocol_leaves_the_names_our_subclass_adds_free():
     asyncio.run(serve_probe(Probe, answer_ok, lambda port: exchange(
         port, b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")))
     base = internals.httptools_protocol_class()
-    hooks = {"connection_made", "data_received", "connection_lost", "on_headers_complete", "on_message_complete",
-             "on_response_complete"}
+    hooks = {"connection_made", "data_received", "connection_lost", "on_headers_complete", "on_body",
+             "on_message_complete", "on_response_complete"}
     ours = {name for name in vars(GuardedHttpToolsProtocol) if not name.startswith("__")} - hooks | {"_bounds"}
     assert hooks <= set(dir(base))
     assert not ours & (set(dir(base)) | set(vars(protocols[0]))), ours & (set(dir(base)) | set(vars(protocols[0])))

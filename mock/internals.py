@@ -110,12 +110,6 @@ def httptools_protocol_class() -> type:
     return HttpToolsProtocol
 
 
-def open_connections(protocol: Any) -> int:
-    """The server's open connections: ``HttpToolsProtocol.connections`` is the server's own set
-    (``ServerState.connections``), which ``connection_made`` adds the protocol to."""
-    return len(protocol.connections)
-
-
 def answering(protocol: Any) -> bool:
     """Whether the answer to the connection's latest request has begun and not ended: the protocol's
     ``cycle`` (that request's ``RequestResponseCycle``) has ``response_started``, not ``response_complete``."""

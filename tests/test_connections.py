@@ -54,9 +54,9 @@ def test_the_budget_counts_each_address_until_its_connections_close():
     from cloud_backup_mock.config import Limits
 
     budget = connections.Budget(Limits(max_connections=10, address_share=0.3))
-    assert [budget.opened("127.0.0.2") for _ in range(4)] == [1, 2, 3, 4] and budget.per_address == 3
-    assert budget.opened(None) == 0  # an address not known (a Unix socket) is not counted
-    for _ in range(4):
-        budget.closed("127.0.0.2")
-    budget.closed(None)
-    assert budget.by_address == {}
+    for address in ("127.0.0.2", "127.0.0.2", "127.0.0.3", None):  # None: a Unix socket, counted in all only
+        budget.let_in(address)
+    assert (budget.connections, budget.by_address, budget.per_address) == (4, {"127.0.0.2": 2, "127.0.0.3": 1}, 3)
+    for address in ("127.0.0.2", "127.0.0.3", None, "127.0.0.2"):
+        budget.left(address)
+    assert (budget.connections, budget.by_address) == (0, {})

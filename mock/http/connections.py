@@ -1,17 +1,17 @@
 """The connection layer: uvicorn's httptools protocol with the connection bounds of :class:`Limits`.
 
 At most ``max_connections`` open connections (one more is answered 503 with ``Retry-After`` and
-closed), of which one client address holds at most ``address_share``; request bodies being received hold
-at most ``max_bodies_bytes`` all together (the connection whose bytes pass it is answered 503, unless
-its body is the only one being received); a connection that sends nothing for ``idle_timeout`` is closed; a request's line and headers
-must arrive within ``header_timeout`` (else 408) and within ``max_header_bytes`` (else 431), counted as
-they arrive, so nothing larger is ever held; its body within ``body_timeout`` (else 408). A timer runs
-only while a request is incomplete after a chunk: most requests arrive whole and need none.
+closed), of which one client address holds at most ``address_share``; request bodies being received
+hold at most ``max_bodies_bytes`` all together (the connection whose bytes pass it is answered 503,
+unless its body is the only one being received); a connection that sends nothing for ``idle_timeout``
+is closed; a request's line and headers must arrive within ``header_timeout`` (else 408) and within
+``max_header_bytes`` (else 431), counted as they arrive, so nothing larger is ever held; its body
+within ``body_timeout`` (else 408). A timer runs only while a request is incomplete after a chunk:
+most requests arrive whole and need none.
 
 :class:`ConnectionBounds` keeps one connection's bounds, :class:`Budget` what a server's connections
-hold together; :class:`GuardedHttpToolsProtocol` is
-uvicorn's protocol calling it from the hooks it overrides. What it needs of uvicorn's protocol beyond
-those hooks it asks through ``internals``.
+hold together; :class:`GuardedHttpToolsProtocol` is uvicorn's protocol calling them from the hooks it
+overrides. What it needs of uvicorn's protocol beyond those hooks it asks through ``internals``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Budget:
 
     def __init__(self, limits: Limits):
         self.connections = 0
-        self.by_address: dict[str | None, int] = {}
+        self.by_address: dict[str, int] = {}
         self.body_bytes = 0
         self.per_address = max(1, int(limits.max_connections * limits.address_share))
 

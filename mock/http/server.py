@@ -59,9 +59,9 @@ def bind(host: str, port: int) -> socket.socket:
 def freeze_start_up_heap() -> None:
     """Leave what start-up made (the contract and its schemas, the app: most of a server's objects) out
     of the garbage collector's full collections from now on: each would walk them all, holding up every
-    request for tens of milliseconds, and none of them becomes garbage while the server runs. For
-    ``serve`` only: the test double never does this to its test's process."""
-    gc.collect()
+    request for tens of milliseconds, and none of them becomes garbage while the server runs. Without a
+    collection first: it would delay listening by as long, for the few dozen objects start-up leaves in
+    cycles. For ``serve`` only: the test double never does this to its test's process."""
     gc.freeze()
 
 

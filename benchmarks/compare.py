@@ -55,6 +55,7 @@ HOST = "127.0.0.1"  # every byte of traffic stays on loopback
 
 WRK_CONNECTIONS = 16
 WRK_THREADS = 2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these
 
 
 class BenchError(Exception):
@@ -325,6 +326,21 @@ class RedisServer:
         except OSError:
             return b""
 
+    def counts(self) -> tuple[int, int]:
+        """Since Redis started: round trips (``total_reads_processed``: each time it read what a client
+        sent, a pipeline being one), less this call's own; and scripts run (``cmdstat_evalsha``)."""
+        with socket.create_connection((HOST, self.port), timeout=5) as sock:
+            sock.sendall(b"*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n")
+            data = b""
+            while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(data[1:data.index(b"\r\n")]):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        reads = re.search(rb"total_reads_processed:(\d+)", data)
+        scripts = re.search(rb"cmdstat_evalsha:calls=(\d+)", data)
+        return int(reads.group(1)) - 1, int(scripts.group(1)) if scripts else 0
+
     def flush(self) -> None:
         if self.command(b"FLUSHALL") != b"+OK":
             raise BenchError("could not empty the benchmark's Redis")
@@ -448,6 +464,10 @@ class Result:
     other_cpu: float | None = None  # share of all CPUs used by other processes during latency + throughput
     redis_cpu: float | None = None  # share of all CPUs Redis used meanwhile (the shared-state row)
     redis_rss_bytes: int | None = None  # Redis's RSS after the load
+    redis_trips_sequential: float | None = None  # Redis round trips per request, one request at a time
+    redis_trips_load: float | None = None  # Redis round trips per request under wrk's load
+    redis_scripts_load: float | None = None  # scripts Redis ran per request under wrk's load
+    redis_cpu_us: float | None = None  # Redis's CPU time per request under wrk's load, µs
     failures: list[str] = field(default_factory=list)
     rounds: list["Result"] = field(default_factory=list)  # when pooled from several rounds
 
@@ -476,7 +496,9 @@ def pooled(rounds: list[Result]) -> Result:
         out.wrk_requests += r.wrk_requests
         out.failures += r.failures
     for name, pick in (("rps", statistics.median), ("rss_bytes", statistics.median), ("other_cpu", max),
-                       ("redis_cpu", statistics.median), ("redis_rss_bytes", statistics.median)):
+                       ("redis_cpu", statistics.median), ("redis_rss_bytes", statistics.median),
+                       ("redis_trips_sequential", statistics.median), ("redis_trips_load", statistics.median),
+                       ("redis_scripts_load", statistics.median), ("redis_cpu_us", statistics.median)):
         values = [getattr(r, name) for r in rounds if getattr(r, name) is not None]
         setattr(out, name, pick(values) if values else None)
     return out
@@ -638,10 +660,24 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
                 redis = server.redis
                 others = OtherLoad(run.proc.pid, (redis.proc.pid,) if redis else ())
                 redis_start = (redis.cpu_ticks(), _cpu_ticks()[1]) if redis else None
+                counts = redis.counts() if redis else (0, 0)
                 measure_latency(run, mix, args.requests, args.warmup, trial)
                 print(f"  {server.label}: latency p50 {trial.pct(50):.2f} ms, p99 {trial.pct(99):.2f} ms",
                       file=sys.stderr, flush=True)
-                measure_load(run, script, args, trial)
+                if redis is not None:
+                    trial.redis_trips_sequential = (redis.counts()[0] - counts[0]) / (args.requests + args.warmup)
+                if args.wrk_warmup:
+                    measure_throughput(run, script, args.wrk_warmup, trial, record=False)
+                counts, ticks = (redis.counts(), redis.cpu_ticks()) if redis else ((0, 0), 0)
+                measure_throughput(run, script, args.duration, trial)
+                if redis is not None and trial.wrk_requests:
+                    trips, scripts = redis.counts()
+                    trial.redis_trips_load = (trips - counts[0]) / trial.wrk_requests
+                    trial.redis_scripts_load = (scripts - counts[1]) / trial.wrk_requests
+                    trial.redis_cpu_us = (redis.cpu_ticks() - ticks) * 1e6 / CLOCK_TICKS / trial.wrk_requests
+                    print(f"  {server.label}: Redis round trips per request {trial.redis_trips_sequential:.2f} "
+                          f"one at a time, {trial.redis_trips_load:.2f} under load ({trial.redis_scripts_load:.2f} "
+                          f"scripts); Redis CPU {trial.redis_cpu_us:.0f} µs per request", file=sys.stderr, flush=True)
                 trial.other_cpu = others.share()
                 trial.rss_bytes = run.rss_bytes()
                 if redis is not None:
@@ -659,6 +695,8 @@ def benchmark(server: Server, mix: list[Req], args: argparse.Namespace, script: 
             result.rps, result.wrk_requests = best.rps, best.wrk_requests
             result.rss_bytes, result.other_cpu = best.rss_bytes, best.other_cpu
             result.redis_cpu, result.redis_rss_bytes = best.redis_cpu, best.redis_rss_bytes
+            result.redis_trips_sequential, result.redis_trips_load = best.redis_trips_sequential, best.redis_trips_load
+            result.redis_scripts_load, result.redis_cpu_us = best.redis_scripts_load, best.redis_cpu_us
         finally:
             run.stop()
     return result
@@ -784,7 +822,7 @@ def ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
 
 
-KEYS = ("mock", "mock2", "mock2r", "prism", "wiremock")
+KEYS = ("mock", "mock2", "mock1r", "mock2r", "prism", "wiremock")
 # The ratio columns: (heading, server, anchor).
 RATIOS = [("mock ÷ Prism", "mock", "prism"), ("mock ÷ WireMock", "mock", "wiremock"),
           ("mock 2w ÷ WireMock", "mock2", "wiremock"), ("mock 2w redis ÷ Prism", "mock2r", "prism"),
@@ -793,7 +831,7 @@ RATIOS = [("mock ÷ Prism", "mock", "prism"), ("mock ÷ WireMock", "mock", "wire
 
 def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Namespace,
            notes: list[str]) -> tuple[str, bool]:
-    mock, mock2, mock2r, prism, wire = (results.get(k) for k in KEYS)
+    mock, mock2, mock1r, mock2r, prism, wire = (results.get(k) for k in KEYS)
     keys = [k for k in KEYS if k in results]
 
     def row(name: str, get: Callable[[Result], float | None], digits: int = 1) -> str:
@@ -830,6 +868,10 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
         plain_row("Redis: CPU during latency + throughput, % of all CPUs",
                   lambda r: 100 * r.redis_cpu if r.redis_cpu is not None else None, 0),
         plain_row("Redis: RSS after load, MiB", lambda r: r.redis_rss_bytes / 2**20 if r.redis_rss_bytes else None, 1),
+        plain_row("Redis: round trips per request, one at a time", lambda r: r.redis_trips_sequential, 2),
+        plain_row("Redis: round trips per request under load", lambda r: r.redis_trips_load, 2),
+        plain_row("Redis: scripts per request under load", lambda r: r.redis_scripts_load, 2),
+        plain_row("Redis: CPU per request under load, µs", lambda r: r.redis_cpu_us, 0),
         plain_row("other processes' CPU during latency + throughput, % of all CPUs",
                   lambda r: 100 * r.other_cpu if r.other_cpu is not None else None, 0),
         "",
@@ -859,9 +901,12 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
         ("throughput, one process ≥ 2 × Prism's", "req/s", mock, prism, rps, lambda a, b: a >= 2 * b),
         ("throughput, --workers 2 ≥ 1.2 × WireMock's", "req/s", mock2, wire, rps, lambda a, b: a >= 1.2 * b),
         ("throughput, --workers 2 --state redis ≥ WireMock's", "req/s", mock2r, wire, rps, lambda a, b: a >= b),
+        ("throughput, --workers 2 --state redis ≥ 1.0 × one memory process's", "req/s", mock2r, mock, rps,
+         lambda a, b: a >= b),
         ("p50 latency ≤ 0.5 × Prism's", "ms", mock, prism, p50, lambda a, b: a <= 0.5 * b),
         ("p99 latency ≤ 0.5 × Prism's", "ms", mock, prism, p99, lambda a, b: a <= 0.5 * b),
         ("p50 latency, --workers 2 --state redis ≤ Prism's", "ms", mock2r, prism, p50, lambda a, b: a <= b),
+        ("p99 latency, --workers 2 --state redis ≤ Prism's", "ms", mock2r, prism, p99, lambda a, b: a <= b),
         ("memory ≤ 0.5 × Prism's", "MiB", mock, prism, rss, lambda a, b: a <= 0.5 * b),
     ]
     outcomes, goal_lines = [], []
@@ -870,6 +915,11 @@ def report(results: dict[str, Result], labels: dict[str, str], args: argparse.Na
         outcomes.append(ok)
         measured = f" {unit}: {ratio(get(a), get(b))}" if ok is not None else ""
         goal_lines.append(goal(f"{what} ({shown}{measured})", ok))
+    # A bound, not a ratio: Redis round trips per request of the mix under load.
+    per_request = mock2r.redis_trips_load if mock2r else None
+    outcomes.append(None if per_request is None else per_request <= 1.2)
+    goal_lines.append(goal("Redis round trips per request of the mix under load, --workers 2 --state redis ≤ 1.2 "
+                           f"({'not measured' if per_request is None else f'{per_request:.2f}'})", outcomes[-1]))
     all_pass = all(outcomes)
     lines += ["", "Goals (the performance and shared-state issues), as ratios from this run:", "", *goal_lines]
     if mock and prism and mock.rounds and len(mock.rounds) == len(prism.rounds):
@@ -910,7 +960,7 @@ def main() -> int:
     parser.add_argument("--quiet-timeout", type=float, default=180,
                         help="wait up to this long for other processes to leave the CPUs idle before each server (180)")
     parser.add_argument("--only", action="append", choices=list(KEYS),
-                        help="measure only these (repeatable; default all five)")
+                        help="measure only these (repeatable; default all six)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every server this many times, in turn; figures pooled over the rounds (1)")
     parser.add_argument("--strict", action="store_true", help="also exit 1 when a goal fails")
@@ -936,12 +986,15 @@ def main() -> int:
         if not mock_bin.exists():
             mock_bin = Path(shutil.which("cloud-backup-mock") or mock_bin)
         node_env = {"SCARF_ANALYTICS": "false", "DO_NOT_TRACK": "1"}
-        redis = RedisServer() if not args.only or "mock2r" in args.only else None
+        redis = RedisServer() if not args.only or {"mock1r", "mock2r"} & set(args.only) else None
         servers = [
             Server("mock", "cloud-backup-mock", lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p)],
                    check_exact),
             Server("mock2", "cloud-backup-mock --workers 2",
                    lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--workers", "2"], check_exact),
+            Server("mock1r", "cloud-backup-mock --state redis",
+                   lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--state", redis.url],
+                   check_exact, redis=redis),
             Server("mock2r", "cloud-backup-mock --workers 2 --state redis",
                    lambda p: [str(mock_bin), "serve", "--host", HOST, "--port", str(p), "--workers", "2",
                               "--state", redis.url], check_exact, redis=redis),

@@ -18,8 +18,15 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
-class FingerprintConflict(ApiError):
+class Conflict(ApiError):
+    """The request does not fit the resource's state (a move its lifecycle does not allow, a deleted configuration)."""
+
+
+class FingerprintConflict(Conflict):
     """Another host authenticates with this agent's credentials."""
+
+
+ENDED = {"completed", "completed_with_errors", "failed", "stopped", "skipped"}
 
 
 class BackupClient:
@@ -44,7 +51,8 @@ class BackupClient:
                 break
             self.sleep(float(response.headers.get("Retry-After", "1")))
         if response.status_code == 409:
-            raise FingerprintConflict(409, response.json()["message"])
+            error = FingerprintConflict if path == "/agents/tokens" else Conflict
+            raise error(409, response.json()["message"])
         if response.status_code >= 400:
             raise ApiError(response.status_code, response.json().get("message", ""))
         return response
@@ -73,3 +81,45 @@ class BackupClient:
             if result.status_code != 404 or time.monotonic() > deadline:
                 raise ApiError(result.status_code, result.json().get("message", "no result"))
             time.sleep(poll_interval)
+
+    # ---- a control panel: configure, back up, wait, restore
+    def create_configuration(self, agent_id: str, name: str, paths: list[str], **fields: Any) -> dict[str, Any]:
+        body = {"agent_id": agent_id, "name": name, "enabled": True,
+                "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"}, "retention": {"days": 30},
+                "inclusions": [{"type": "folder", "path": path} for path in paths], "exclusions": [],
+                "notifications": [], **fields}
+        return self._send("POST", "/configurations", json=body).json()
+
+    def start_backup(self, configuration_id: str) -> dict[str, Any]:
+        return self._send("POST", "/backups", json={"configuration_id": configuration_id,
+                                                    "state": "start_requested"}).json()
+
+    def wait_for(self, kind: str, record_id: str, poll_interval: float = 5, timeout: float = 3600) -> dict[str, Any]:
+        """Read a backup, restore or cleanup (``kind``: ``backups``, …) until it has ended; ``sleep`` waits between reads."""
+        waited = 0.0
+        while True:
+            record = self._send("GET", f"/{kind}/{record_id}").json()
+            if record["state"] in ENDED:
+                return record
+            if waited >= timeout:
+                raise ApiError(408, f"{kind[:-1]} {record_id} still {record['state']} after {timeout} s")
+            self.sleep(poll_interval)
+            waited += poll_interval
+
+    def start_restore(self, backup_id: str, destination_agent_id: str, destination_path: str,
+                      encrypted_password_hex: str = "") -> dict[str, Any]:
+        body = {"backup_id": backup_id, "destination_agent_id": destination_agent_id,
+                "destination_path": destination_path, "overwrite_files": False,
+                "encrypted_password_hex": encrypted_password_hex, "inclusions": [], "exclusions": []}
+        return self._send("POST", "/restores", json=body).json()
+
+    # ---- an agent: pick up what it was asked to back up, report its progress
+    def next_backup(self, agent_id: str) -> dict[str, Any] | None:
+        """The oldest backup of this agent that nobody has picked up yet."""
+        backups = self._send("GET", "/backups").json()["backups"]
+        return next((b for b in backups if b["agent"]["id"] == agent_id and b["state"] == "start_requested"), None)
+
+    def report_backup(self, backup_id: str, state: str, **results: Any) -> None:
+        patch = [{"op": "replace", "path": "/state", "value": state}]
+        patch += [{"op": "replace", "path": f"/{name}", "value": value} for name, value in results.items()]
+        self._send("PATCH", f"/backups/{backup_id}", json=patch, headers={"Content-Type": "application/json-patch+json"})

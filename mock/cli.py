@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .shipped import SCENARIOS_DIR, SPEC_DIR, SPEC_FILE
+from .shipped import ProjectFiles, project_files
+
+DEFAULT_FILES = "the current directory's cloud-backup-mock checkout's, else the shipped one"
 
 
 @click.group()
@@ -25,7 +27,7 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback unless told otherwise).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=SCENARIOS_DIR, show_default=True, help="Folder of scenario files (and world.yaml).")
+              default=None, show_default=DEFAULT_FILES, help="Folder of scenario files (and world.yaml).")
 @click.option("--scenario-file", "scenario_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="An extra scenario file, outside the folder (repeatable).")
 @click.option("--scenario", "active", multiple=True, metavar="NAME[;key=value]",
@@ -47,14 +49,14 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes. Without --state redis://, each keeps its own world and journal.")
 @click.option("--state", default="memory", show_default=True, envvar="CLOUD_BACKUP_MOCK_STATE",
-              metavar="memory|redis://HOST:PORT/DB",
+              metavar="memory|redis://HOST:PORT/DB|redis+cluster://HOST:PORT",
               help="Where projects' state and the journal are kept: this process, or a Redis shared by every "
                    "worker and replica (also $CLOUD_BACKUP_MOCK_STATE).")
 @click.option("--reload", is_flag=True, help="Pick up edited scenario files without a restart.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the one line logged per request.")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
-              show_default=True, help="The OpenAPI document to serve.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default=DEFAULT_FILES, help="The OpenAPI document to serve.")
 def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_report_after, journal_size,
           max_body_bytes, limits, journal_mask, admin_token, workers, state, reload, log_format, spec_file) -> None:
     """Start the mock server."""
@@ -67,6 +69,9 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
     from .http.server import bind, run_foreground
 
     configure_process(log_format=log_format)
+    files = project_files()
+    scenarios_dir = scenarios_dir or files.scenarios_dir
+    spec_file = spec_file or files.spec_file
     _raise_open_file_limit()
     settings: dict = {}
     if token_ttl is not None:
@@ -117,7 +122,7 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
         _check_redis(config.state)
     shown = f"[{host}]" if ":" in host else host
     banner = (f"cloud-backup-mock on http://{shown}:{bound} ({len(app.engine.scenarios)} scenarios from "
-              f"{scenarios_dir}; active: {', '.join(active) or 'default world'}; state: {_shown_state(config.state)})"
+              f"{scenarios_dir}; contract {spec_file}; active: {', '.join(active) or 'default world'}; state: {_shown_state(config.state)})"
               f"; Swagger UI at "
               f"http://{shown}:{bound}/ui/, admin API at http://{shown}:{bound}/__mock/ui/")
     if log_format == "json":  # every line on stderr is then one JSON object
@@ -143,9 +148,9 @@ def _state(value: str) -> str:
     value = value.strip()
     if value == "memory":
         return value
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB)",
-                                 param_hint="--state")
+    if not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")):
+        raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB, or "
+                                 "redis+cluster://HOST:PORT for a Redis Cluster)", param_hint="--state")
     try:
         import redis  # noqa: F401
     except ImportError:
@@ -164,14 +169,20 @@ def _check_redis(url: str) -> None:
     """Say at start-up when Redis cannot be reached: the mock starts anyway and answers 503 until it can."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
+    from .engine import cluster_seed
+
+    seed = cluster_seed(url)
+    client = None
+    try:  # a cluster client reads the slot map as it is made
+        client = (redis.RedisCluster.from_url(seed, socket_timeout=2, socket_connect_timeout=2) if seed
+                  else redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
         client.ping()
-    except (redis.exceptions.RedisError, OSError) as exc:
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
         click.echo(f"warning: --state {_shown_state(url)}: Redis cannot be reached now ({exc}); requests are "
                    "answered 503 until it can", err=True)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _load_contract(spec_file: Path):
@@ -222,16 +233,21 @@ def _is_loopback(host: str) -> bool:
 
 
 @main.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path),
-                default=SCENARIOS_DIR)
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
-              show_default=True, help="The contract the scenarios must keep to.")
+@click.argument("directory", required=False, metavar="[DIR]",
+                type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default=DEFAULT_FILES, help="The contract the scenarios must keep to.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one object on stdout, {ok, scenarios, problems}, for tools.")
-def lint(directory: Path, spec_file: Path, output: str) -> None:
-    """Check scenario files against their schema and the contract (exit 1 on any problem)."""
+def lint(directory: Path | None, spec_file: Path | None, output: str) -> None:
+    """Check scenario files against their schema and the contract: every problem, one line each (exit 1
+    on any). DIR: the scenario folder (default: the current directory's checkout's, else the
+    shipped one)."""
     from .engine.scenarios import ScenarioError, load_directory
 
+    files = project_files()
+    chosen = _chosen(files, directory is None or spec_file is None, "DIR and --spec choose others")
+    directory, spec_file = directory or files.scenarios_dir, spec_file or files.spec_file
     contract = _load_contract(spec_file)
     try:
         scenarios, problems = load_directory(directory, contract), []
@@ -244,9 +260,9 @@ def lint(directory: Path, spec_file: Path, output: str) -> None:
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
-        click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
+        click.echo(f"{len(problems)} problem(s) in {directory} against {spec_file}{chosen}", err=True)
         sys.exit(1)
-    click.echo(f"{len(scenarios)} scenarios in {directory} keep to {spec_file}.")
+    click.echo(f"{len(scenarios)} scenarios in {directory} keep to {spec_file}{chosen}.")
 
 
 @main.command()
@@ -267,8 +283,8 @@ def lint(directory: Path, spec_file: Path, output: str) -> None:
               help="Also write what each operation got as JSON here.")
 @click.option("--har", "har", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep every request and answer as a HAR file here.")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=SPEC_FILE,
-              show_default=True, help="The contract to check against.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default=DEFAULT_FILES, help="The contract to check against.")
 def check(base_url, max_examples, operation_ids, auth_token, allow_untested, seed, junit_xml, report, har,
           spec_file) -> None:
     """Run schemathesis (every check, valid and invalid data) against a server claiming to implement the
@@ -284,6 +300,7 @@ def check(base_url, max_examples, operation_ids, auth_token, allow_untested, see
         sys.exit(2)
     from .testing.check import CheckOptions, run_check
 
+    spec_file = spec_file or project_files().spec_file
     contract = _load_contract(spec_file)
     for option, chosen in (("--include-operation-id", operation_ids), ("--allow-untested", allow_untested)):
         unknown = [o for o in chosen if o not in contract.operations]
@@ -309,7 +326,7 @@ def spec() -> None:
 
 
 _spec_dir = click.option(
-    "--spec-dir", type=click.Path(file_okay=False, path_type=Path), default=SPEC_DIR, show_default=True,
+    "--spec-dir", type=click.Path(file_okay=False, path_type=Path), default=None, show_default=DEFAULT_FILES,
     help="Folder with pages/*.rst, overlay.yaml and openapi.yaml.",
 )
 _reference_dir = click.option(
@@ -328,17 +345,18 @@ _reference_dir = click.option(
               help="With --pages: an Overlay 1.0 document to apply (default: none).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --pages: where to write the contract (default: standard output).")
-def spec_build_command(spec_dir: Path, reference_dir: Path | None, pages_dir: Path | None, overlay_file: Path | None,
-                       output: Path | None) -> None:
+def spec_build_command(spec_dir: Path | None, reference_dir: Path | None, pages_dir: Path | None,
+                       overlay_file: Path | None, output: Path | None) -> None:
     """Rebuild openapi.yaml from the pages and the overlay, or build a contract from any folder of pages."""
     from .builder import spec_build
 
     if pages_dir is None:
         if overlay_file or output:
             raise click.UsageError("--overlay and -o go with --pages")
+        spec_dir, chosen = _spec_dir_of(spec_dir)
         with _contract_errors():
             out = spec_build.write(spec_dir, reference_dir)
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {out}{chosen}")
         return
     with _contract_errors():
         document, warnings = spec_build.build_from_pages(pages_dir, overlay_file)
@@ -362,18 +380,32 @@ def spec_build_command(spec_dir: Path, reference_dir: Path | None, pages_dir: Pa
 @spec.command("check")
 @_spec_dir
 @_reference_dir
-def spec_check_command(spec_dir: Path, reference_dir: Path | None) -> None:
+def spec_check_command(spec_dir: Path | None, reference_dir: Path | None) -> None:
     """Fail, with a diff, when openapi.yaml differs from a fresh build (exit 1); exit 2 when it cannot
     be built here (the reference pages are not found)."""
     from .builder import spec_build
 
+    spec_dir, chosen = _spec_dir_of(spec_dir)
     with _contract_errors():
         diff = spec_build.drift(spec_dir, reference_dir)
     if diff:
         click.echo(diff, nl=False)
-        click.echo(f"\n{spec_dir / spec_build.OUTPUT_FILE} is out of date: run `cloud-backup-mock spec build`.", err=True)
+        click.echo(f"\n{spec_dir / spec_build.OUTPUT_FILE} is out of date: run `cloud-backup-mock spec build`"
+                   f"{chosen}.", err=True)
         sys.exit(1)
-    click.echo(f"{spec_dir / spec_build.OUTPUT_FILE} is up to date.")
+    click.echo(f"{spec_dir / spec_build.OUTPUT_FILE} is up to date{chosen}.")
+
+
+def _spec_dir_of(spec_dir: Path | None) -> tuple[Path, str]:
+    """``--spec-dir``, else the default one; and what the command's last line says of where it came from."""
+    files = project_files()
+    return spec_dir or files.spec_dir, _chosen(files, spec_dir is None, "--spec-dir chooses another")
+
+
+def _chosen(files: ProjectFiles, defaulted: bool, how: str) -> str:
+    """What a command's summary line adds when it used a default file: whose it is, and the option that
+    chooses another (nothing when every file was given)."""
+    return f" ({files.origin}; {how})" if defaulted else ""
 
 
 @spec.command("parse")

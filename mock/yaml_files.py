@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -66,3 +66,34 @@ def cache_folder() -> Path | None:
         return Path(chosen)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "cloud-backup-mock"
+
+
+def line_finder(text: str) -> Callable[[Sequence[Any]], int | None]:
+    """Where in ``text`` a place of its document is: ``["rules", 2, "operation"]`` -> its 1-based line.
+
+    A place that is not in the text (a property that is missing) gives the line of the deepest part
+    that is; text that is not YAML gives None for every place. Meant for messages about a file, so
+    the text is composed again only when one is asked for."""
+    root: list[Any] = []
+
+    def find(place: Sequence[Any]) -> int | None:
+        if not root:
+            try:
+                root.append(yaml.compose(text, Loader=_LOADER))
+            except yaml.YAMLError:
+                root.append(None)
+        node = root[0]
+        if node is None:
+            return None
+        for part in place:
+            inner = None
+            if isinstance(node, yaml.MappingNode):
+                inner = next((value for key, value in node.value if key.value == str(part)), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                inner = node.value[part]
+            if inner is None:
+                break
+            node = inner
+        return node.start_mark.line + 1
+
+    return find

@@ -42,7 +42,7 @@ def cloud_backup_mock_config(cloud_backup_mock_config):
 
 # The acceptance tests (the default world, every shipped scenario) run against each way of serving:
 # in the test's process, and on Redis as one process, as two workers, and as two replicas taking turns.
-ACCEPTANCE_MODULES = {"test_default_world", "test_scenarios_served"}
+ACCEPTANCE_MODULES = {"test_default_world", "test_scenarios_served", "test_resources_served", "test_guides"}
 SERVING = ["in-process", "redis", "redis-workers", "redis-replicas"]
 
 
@@ -68,6 +68,16 @@ def redis_server():
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of three masters, for the shared-state tests' ``[cluster]`` cases."""
+    from shared_state import RedisClusterServer
+
+    cluster = RedisClusterServer().start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Real servers for the shared-state tests: a ``redis-server`` on a free port (no persistence), and
-``cloud-backup-mock serve --state redis://…`` processes, as one process, with workers, or as replicas.
+"""Real servers for the shared-state tests: a ``redis-server`` on a free port (no persistence), a Redis
+Cluster of three masters, and ``cloud-backup-mock serve --state redis://…`` processes, as one process,
+with workers, or as replicas.
 
 ``RemoteMock`` drives a served mock through its admin API the way the in-process ``MockServer`` is
 driven, so the acceptance tests run unchanged against every way of serving.
@@ -42,6 +43,33 @@ def redis_binary() -> str:
     return found
 
 
+def redis_client(url: str):
+    """A synchronous redis-py client of a ``--state`` URL: a cluster client for ``redis+cluster://``."""
+    import redis
+
+    if url.startswith("redis+cluster://"):
+        return redis.RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"))
+    return redis.Redis.from_url(url)
+
+
+def _info(url: str, section: str) -> list[dict[str, Any]]:
+    """``INFO section`` of the Redis, or of every master of the cluster."""
+    client = redis_client(url)
+    try:
+        if not hasattr(client, "get_primaries"):
+            return [client.info(section)]
+        return [client.info(section, target_nodes=node) for node in client.get_primaries()]
+    finally:
+        client.close()
+
+
+def command_calls(url: str, command: str | None = None) -> int:
+    """How many times Redis ran ``command`` (lower case; every command when None, those run inside
+    scripts too) since it started, from ``INFO commandstats``: every master's, added up, on a cluster."""
+    return sum(int(value.get("calls", 0)) for stats in _info(url, "commandstats") for name, value in stats.items()
+               if command is None or name == f"cmdstat_{command}")
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, no persistence; stop and start it again on the same port."""
 
@@ -60,13 +88,9 @@ class RedisServer:
              "--dir", self.dir, "--databases", "64"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.05)
+            if _answers_ping(self.port):
+                return self
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
@@ -75,6 +99,114 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_cluster_ports(count: int) -> list[int]:
+    """Free loopback ports whose cluster bus ports (port + 10000) are free too."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port + 10000 > 65535 or port in ports:
+            continue
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        ports.append(port)
+    return ports
+
+
+class RedisClusterServer:
+    """A real Redis Cluster of ``masters`` redis-server processes in cluster mode (no replicas, no
+    persistence) on free loopback ports, the slots split between them by ``redis-cli --cluster create``."""
+
+    def __init__(self, masters: int = 3):
+        self.binary = redis_binary()
+        self.cli = shutil.which("redis-cli")
+        if self.cli is None:
+            pytest.fail("redis-cli is not installed (Debian: apt-get install redis-tools); the cluster tests need it")
+        self.ports = _free_cluster_ports(masters)
+        self.dir = tempfile.mkdtemp(prefix="cbm-redis-cluster-")
+        self.processes: list[subprocess.Popen] = []
+
+    def url(self, node: int = 0) -> str:
+        """The ``--state`` URL naming one node as the seed (any node will do)."""
+        return f"redis+cluster://127.0.0.1:{self.ports[node]}"
+
+    def start(self) -> "RedisClusterServer":
+        self.processes = [self._node(port) for port in self.ports]
+        self._wait_for_pings()
+        created = subprocess.run([self.cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
+                                  "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True,
+                                 timeout=60)
+        if created.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        self.wait_until_ok()
+        return self
+
+    def _node(self, port: int) -> subprocess.Popen:
+        # Its node id and the cluster's layout are kept in nodes-PORT.conf: a node started again rejoins.
+        return subprocess.Popen(
+            [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+             "--cluster-node-timeout", "2000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _wait_for_pings(self) -> None:
+        deadline = time.monotonic() + 10
+        while not all(_answers_ping(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server in cluster mode did not start on ports {self.ports}")
+            time.sleep(0.05)
+
+    def wait_until_ok(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not all("cluster_state:ok" in self.command(port, "CLUSTER", "INFO") for port in self.ports):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the cluster on ports {self.ports} did not become ok")
+            time.sleep(0.1)
+
+    def stop_node(self, node: int) -> None:
+        """Stop one master (its slots are then served by nobody: the cluster is down)."""
+        self.processes[node].terminate()
+        self.processes[node].wait(10)
+
+    def start_node(self, node: int) -> None:
+        """Start a stopped master again on its port; it rejoins with its slots (empty: no persistence)."""
+        self.processes[node] = self._node(self.ports[node])
+        self._wait_for_pings()
+        self.wait_until_ok()
+
+    def command(self, port: int, *words: str) -> str:
+        return subprocess.run([self.cli, "-p", str(port), *words], capture_output=True, text=True, timeout=10).stdout
+
+    def flush(self) -> None:
+        """Empty every master (a test's own, empty cluster; Redis Cluster has one database)."""
+        for port in self.ports:
+            self.command(port, "FLUSHALL")
+
+    def keys(self) -> dict[int, list[str]]:
+        """Every key, by the port of the master holding it."""
+        return {port: sorted(self.command(port, "--scan").split()) for port in self.ports}
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)
+        self.processes = []
 
 
 class Served:
@@ -190,6 +322,11 @@ class RemoteMock:
 
     def calls(self, operation: str, project_id: str | None = None) -> list[dict[str, Any]]:
         return self.requests(operation, project_id)
+
+    def advance(self, seconds: float, project_id: str = DOCS_PROJECT) -> dict[str, Any]:
+        answer = self.admin.post(f"/__mock/projects/{project_id}/clock", json={"advance": seconds})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     def close(self) -> None:
         self.admin.close()

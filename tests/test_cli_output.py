@@ -14,7 +14,7 @@ from cloud_backup_mock.contract import Contract
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(*args, cwd=None, timeout=60):
+def run(*args, cwd=REPO, timeout=60):
     result = subprocess.run([sys.executable, "-m", "cloud_backup_mock", *args], capture_output=True, text=True,
                             timeout=timeout, cwd=cwd)
     return result.returncode, result.stdout, result.stderr
@@ -32,13 +32,15 @@ def test_version():
 
 def test_lint_text_and_json():
     code, out, err = run("lint")
-    assert (code, normalised(out), err) == (0, "10 scenarios in {repo}/scenarios keep to {repo}/spec/openapi.yaml.\n", "")
+    assert (code, normalised(out), err) == (0, "13 scenarios in {repo}/scenarios keep to {repo}/spec/openapi.yaml (the "
+                                                 "checkout at {repo}, found from the current directory; DIR and --spec "
+                                                 "choose others).\n", "")
     code, out, _ = run("lint", "--format", "json")
     assert code == 0 and json.loads(out) == {
         "ok": True, "directory": str(REPO / "scenarios"), "spec": str(REPO / "spec" / "openapi.yaml"),
-        "scenarios": ["connection-dropped", "credentials-rejected", "default", "encryption-disabled",
-                      "fingerprint-conflict", "password-invalid", "server-error", "slow", "upstream-unavailable",
-                      "verification-pending"], "problems": []}
+        "scenarios": ["agent-never-picks-up", "backup-fails-partway", "connection-dropped", "credentials-rejected",
+                      "default", "encryption-disabled", "fingerprint-conflict", "password-invalid", "restore-conflict",
+                      "server-error", "slow", "upstream-unavailable", "verification-pending"], "problems": []}
 
 
 def test_lint_problems_text_and_json(tmp_path):
@@ -46,11 +48,12 @@ def test_lint_problems_text_and_json(tmp_path):
     code, out, err = run("lint", str(tmp_path))
     known = ", ".join([*sorted(Contract.load().operations), "*"])
     assert (code, out, normalised(err, tmp=str(tmp_path))) == (1, "", (
-        f"{{tmp}}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}\n"
-        "1 problem(s) in {tmp}\n"))
+        f"{{tmp}}/default.yaml:4: rules[0].operation: unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}\n"
+        "1 problem(s) in {tmp} against {repo}/spec/openapi.yaml (the checkout at {repo}, found from the current "
+        "directory; DIR and --spec choose others)\n"))
     code, out, _ = run("lint", str(tmp_path), "--format", "json")
     assert code == 1 and json.loads(out)["problems"] == [
-        f"{tmp_path}/default.yaml: scenario 'default' rule 1 (getAgnet): unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}"]
+        f"{tmp_path}/default.yaml:4: rules[0].operation: unknown operation 'getAgnet' (did you mean 'getAgent'?); known: {known}"]
 
 
 def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
@@ -62,7 +65,7 @@ def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
     assert (code, out, err) == (2, "", f"error: cannot listen on 127.0.0.1:{port}: Address already in use; pick "
                                        "another with --port, or --port 0 for a free one\n")
     process = subprocess.Popen([sys.executable, "-m", "cloud_backup_mock", "serve", "--port", "0"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
     try:
         banner = process.stderr.readline()
     finally:
@@ -72,7 +75,7 @@ def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
     port = banner.split("http://127.0.0.1:")[1].split(" ")[0]
     assert port != "0" and port.isdigit()
     assert normalised(banner, port=port) == (
-        "cloud-backup-mock on http://127.0.0.1:{port} (10 scenarios from {repo}/scenarios; active: default world; state: memory); "
+        "cloud-backup-mock on http://127.0.0.1:{port} (13 scenarios from {repo}/scenarios; contract {repo}/spec/openapi.yaml; active: default world; state: memory); "
         "Swagger UI at http://127.0.0.1:{port}/ui/, admin API at http://127.0.0.1:{port}/__mock/ui/\n")
 
 

@@ -81,7 +81,18 @@ def test_serve_refuses_a_broken_scenario_folder(tmp_path):
     result = subprocess.run([CLI, "serve", "--port", str(free_port()), "--scenarios", str(folder)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert f"{folder / 'bad.yaml'}: scenario 'bad' rule 1 (nope): unknown operation 'nope'" in result.stderr
+    assert f"{folder / 'bad.yaml'}:3: rules[0].operation: unknown operation 'nope'" in result.stderr
+
+
+def test_serve_lists_every_problem_of_a_scenario_file(tmp_path):
+    from test_scenario_files import BROKEN, broken_problems
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    result = subprocess.run([CLI, "serve", "--port", str(free_port()), "--scenario-file", str(broken)],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "error: cannot start the mock: " + "\n".join(broken_problems(broken)) + "\n"
 
 
 def test_reload_survives_broken_edits(serve, tmp_path):

@@ -242,7 +242,7 @@ def test_lint_names_the_rules_for_operations_the_contract_does_not_have(built):
     result = subprocess.run([sys.executable, "-m", "cloud_backup_mock", "lint", "--spec", str(spec_file)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "scenario 'default' rule 6 (getAgent): unknown operation 'getAgent'" in result.stderr
+    assert "default.yaml:" in result.stderr and ": rules[5].operation: unknown operation 'getAgent'" in result.stderr
 
 
 def test_spec_build_pages_command(every_page, tmp_path):
@@ -260,4 +260,4 @@ def test_own_scenario_files_are_held_to_the_served_contract(built, tmp_path):
     own.write_text("name: mine\ndescription: d\nrules:\n  - operation: getAgent\n    response: {status: 200}\n")
     result = subprocess.run([sys.executable, "-m", "cloud_backup_mock", "serve", "--port", "0", "--spec",
                              str(spec_file), "--scenario-file", str(own)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "own.yaml: scenario 'mine' rule 1 (getAgent): unknown operation" in result.stderr
+    assert result.returncode == 2 and "own.yaml:4: rules[0].operation: unknown operation" in result.stderr

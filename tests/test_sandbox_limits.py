@@ -382,7 +382,7 @@ def test_sighup_reloads_and_sigterm_stops_within_seconds_with_a_request_sleeping
             process.wait()
     log = process.stderr.read()
     process.stderr.close()
-    assert "reloaded 10 scenarios" in log
+    assert "reloaded 13 scenarios" in log
     assert " INFO Application startup complete." in log  # uvicorn's own lines go through the mock's writer (its format)
 
 

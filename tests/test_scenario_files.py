@@ -1,8 +1,9 @@
-"""Scenario files: every problem is refused with the file, the scenario and the reason."""
+"""Scenario files: every problem is refused with the file, the place in it and the reason, all at once."""
 
 import shutil
 import textwrap
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -13,8 +14,47 @@ from cloud_backup_mock.engine import build_engine
 from cloud_backup_mock.shipped import SCENARIOS_DIR
 from cloud_backup_mock.engine.reloader import ScenarioReloader
 from cloud_backup_mock.engine.scenarios import ScenarioError, load_directory, load_file
+from cloud_backup_mock.engine.world import effect_names
+from cloud_backup_mock.testing.mock_server import MockServer
+from cloud_backup_mock.yaml_files import load_yaml
+
+pytest_plugins = ["pytester"]
 
 CONTRACT = Contract.load()
+
+# One scenario with a problem of each kind: the schema's (no description, a rule's field of the wrong
+# type), the contract's (an operation it does not have, a status it does not document, a header it
+# requires) and the engine's (an effect it does not know).
+BROKEN = """\
+name: broken
+rules:
+  - operation: getAgnet
+    response: {status: 200}
+  - operation: getAgent
+    response: {status: 418, body: {message: m}}
+  - operation: registerAgent
+    response:
+      status: 201
+      body: "{{ agent_view('a') }}"
+  - {operation: getAgent, drop: sometimes}
+  - {operation: getAgent, effects: [{do: explode}]}
+"""
+
+
+def broken_problems(source, with_lines=True):
+    """The problems BROKEN has, each as loading it from ``source`` says it, in the order of the file."""
+    def at(line):
+        return f"{source}:{line}" if with_lines else str(source)
+
+    return [
+        f"{at(1)}: (top level): 'description' is a required property",
+        f"{at(3)}: rules[0].operation: {CONTRACT.unknown('getAgnet', also=('*',))}",
+        f"{at(6)}: rules[1].response.status: getAgent does not document status 418 (documented: 200, 400, 401, 403, "
+        "404, 405, 408, 409, 413, 431, 500, 501, 503)",
+        f"{at(9)}: rules[2].response.headers: registerAgent 201 needs header 'Location' (the contract requires it)",
+        f"{at(11)}: rules[3].drop: 'sometimes' is not of type 'boolean'",
+        f"{at(12)}: rules[4].effects[0].do: unknown effect 'explode'; known: {', '.join(effect_names())}",
+    ]
 
 
 def write(tmp_path, text, name="s.yaml"):
@@ -53,7 +93,7 @@ def test_schema_violation_names_the_field(tmp_path):
           - operation: getAgent
             response: {body: {}}
         """)
-    assert problems(path) == [f"{path}: rules[0].response: 'status' is a required property"]
+    assert problems(path) == [f"{path}:5: rules[0].response: 'status' is a required property"]
 
 
 def test_unknown_operation(tmp_path):
@@ -64,7 +104,7 @@ def test_unknown_operation(tmp_path):
           - {operation: getAgents, response: {status: 200}}
         """)
     (problem,) = problems(path)
-    assert problem.startswith(f"{path}: scenario 'x' rule 1 (getAgents): unknown operation 'getAgents' (did you mean 'getAgent'?); known: authenticateAgent,")
+    assert problem.startswith(f"{path}:4: rules[0].operation: unknown operation 'getAgents' (did you mean 'getAgent'?); known: authenticateAgent,")
 
 
 def test_url_naming_an_unknown_operation(tmp_path):
@@ -78,18 +118,18 @@ def test_url_naming_an_unknown_operation(tmp_path):
               headers: {Location: "{{ url('getAgnet', agent_id='a') }}"}
               body: "{{ agent_view('a') }}"
         """)
-    assert problems(path) == [f"{path}: scenario 'x' rule 1 (registerAgent): url('getAgnet') names an operation "
+    assert problems(path) == [f"{path}:7: rules[0].response.headers: url('getAgnet') names an operation "
                               "the contract does not have"]
 
 
-@pytest.mark.parametrize("response,reason", [
-    ("{status: 418}", "getAgent does not document status 418 (documented: 200, 400, 401, 403, 404, 405, 408, 409, 413, 431, 500, 501, 503)"),
-    ("{status: 200, body: {id: 1}}", "getAgent 200 body: body: 'project_id' is a required property"),
-    ("{status: 200}", "getAgent 200 needs a body"),
-    ("{status: 404, body: {message: gone}, headers: {X-Debug: '1'}}", "getAgent 404 does not document header 'X-Debug' (documented: none)"),
-    ("{status: 403, body: {message: 3}}", "getAgent 403 body: message: 3 is not of type 'string'"),
+@pytest.mark.parametrize("response,place,reason", [
+    ("{status: 418}", "response.status", "getAgent does not document status 418 (documented: 200, 400, 401, 403, 404, 405, 408, 409, 413, 431, 500, 501, 503)"),
+    ("{status: 200, body: {id: 1}}", "response.body", "getAgent 200 body: body: 'project_id' is a required property"),
+    ("{status: 200}", "response", "getAgent 200 needs a body"),
+    ("{status: 404, body: {message: gone}, headers: {X-Debug: '1'}}", "response.headers.X-Debug", "getAgent 404 does not document header 'X-Debug' (documented: none)"),
+    ("{status: 403, body: {message: 3}}", "response.body", "getAgent 403 body: message: 3 is not of type 'string'"),
 ])
-def test_responses_the_contract_does_not_allow_are_refused(tmp_path, response, reason):
+def test_responses_the_contract_does_not_allow_are_refused(tmp_path, response, place, reason):
     path = write(tmp_path, f"""\
         name: x
         description: y
@@ -97,7 +137,7 @@ def test_responses_the_contract_does_not_allow_are_refused(tmp_path, response, r
           - operation: getAgent
             response: {response}
         """)
-    assert problems(path)[0] == f"{path}: scenario 'x' rule 1 (getAgent): {reason}"
+    assert problems(path)[0] == f"{path}:5: rules[0].{place}: {reason}"
 
 
 def test_no_body_where_none_is_documented(tmp_path):
@@ -107,7 +147,7 @@ def test_no_body_where_none_is_documented(tmp_path):
         rules:
           - {operation: reportVaultEncryption, response: {status: 204, body: {a: 1}}}
         """)
-    assert problems(path) == [f"{path}: scenario 'x' rule 1 (reportVaultEncryption): reportVaultEncryption 204 documents no body, but the scenario sends one"]
+    assert problems(path) == [f"{path}:4: rules[0].response.body: reportVaultEncryption 204 documents no body, but the scenario sends one"]
 
 
 def test_bad_template_and_unknown_effect(tmp_path):
@@ -119,8 +159,8 @@ def test_bad_template_and_unknown_effect(tmp_path):
           - {operation: getAgent, effects: [{do: explode}], response: {status: 404, body: {message: m}}}
         """)
     first, second = problems(path)
-    assert first.startswith(f"{path}: scenario 'x' rule 1 (getAgent): condition 'agent(':")
-    assert second.startswith(f"{path}: scenario 'x' rule 2 (getAgent): unknown effect 'explode'; known: configure, create_request,")
+    assert first.startswith(f"{path}:4: rules[0].when: condition 'agent(':")
+    assert second.startswith(f"{path}:5: rules[1].effects[0].do: unknown effect 'explode'; known: advance_clock, configure, create_request,")
 
 
 def test_list_form_and_duplicates(tmp_path):
@@ -142,13 +182,13 @@ def test_list_form_and_duplicates(tmp_path):
 def test_lint_command(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(main, ["lint"])
-    assert ok.exit_code == 0 and ok.output.startswith("10 scenarios in ")
+    assert ok.exit_code == 0 and ok.output.startswith("13 scenarios in ")
     bad_dir = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS_DIR, bad_dir)
     write(bad_dir, "name: broken\ndescription: d\nrules: [{operation: getAgent, response: {status: 299}}]\n", "broken.yaml")
     result = runner.invoke(main, ["lint", str(bad_dir)])
     assert result.exit_code == 1
-    assert f"{bad_dir / 'broken.yaml'}: scenario 'broken' rule 1 (getAgent): getAgent does not document status 299" in result.output
+    assert f"{bad_dir / 'broken.yaml'}:3: rules[0].response.status: getAgent does not document status 299" in result.output
     assert "1 problem(s) in" in result.output
 
 
@@ -176,3 +216,46 @@ def test_the_example_in_scenarios_readme_loads():
     block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
     (scenario,) = load_document(load_yaml(block), CONTRACT, "scenarios/README.md")
     assert scenario.name == "flaky-token" and scenario.declared["failures"].maximum == 100
+
+
+def test_every_problem_of_a_file_is_said_at_once(tmp_path):
+    path = write(tmp_path, BROKEN)
+    assert problems(path) == broken_problems(path)
+
+
+def test_lint_lists_every_problem_of_a_file(tmp_path):
+    folder = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS_DIR, folder)
+    path = write(folder, BROKEN, "broken.yaml")
+    result = CliRunner().invoke(main, ["lint", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[:-1] == broken_problems(path)
+    assert result.output.splitlines()[-1].startswith(f"6 problem(s) in {folder}")
+
+
+def test_mock_server_raises_one_error_listing_every_problem(tmp_path):
+    path = write(tmp_path, BROKEN, "broken.yaml")
+    with pytest.raises(ScenarioError) as err:
+        MockServer(MockConfig(scenario_files=[path]))
+    assert str(err.value).splitlines() == broken_problems(path)
+
+
+def test_the_fixture_fails_with_every_problem(pytester):
+    path = write(pytester.path, BROKEN, "broken.yaml")
+    pytester.makepyfile(test_uses_the_mock="def test_it(cloud_backup_mock):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cloud-backup-mock-scenario-file", str(path))
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert all(problem in output for problem in broken_problems(path))
+
+
+def test_admin_api_refuses_a_scenario_with_every_problem_in_errors():
+    with MockServer() as mock:
+        answer = httpx.post(f"{mock.url}/__mock/projects/110011/scenarios", json=load_yaml(BROKEN), timeout=10)
+    source = "scenario added for project 110011"
+    found = broken_problems(source, with_lines=False)
+    # JSON has no lines: the problems come in the order they are found, the schema's first.
+    expected = [found[0], found[4], found[1], found[2], found[3], found[5]]
+    assert answer.status_code == 400
+    assert answer.json() == {"message": f"The scenario cannot be used: {expected[0]} (and 5 more problem(s), in errors)",
+                             "errors": expected}

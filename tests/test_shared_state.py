@@ -2,7 +2,9 @@
 the others did, read-modify-write steps are decided once across processes, the bounds hold in Redis,
 state outlives a restart, and Redis going away is a 503 with Retry-After until it is back.
 
-Every test runs real ``serve`` processes against a real ``redis-server`` the tests start."""
+Every test runs real ``serve`` processes against a real ``redis-server`` the tests start; those that
+take ``redis_url`` run twice, on a single Redis (``[redis]``) and on a Redis Cluster of three masters
+(``[cluster]``, ``--state redis+cluster://``)."""
 
 import shutil
 import signal
@@ -17,7 +19,7 @@ import pytest
 
 from cloud_backup_mock.shipped import SCENARIOS_DIR
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
-from shared_state import Sandbox, Served
+from shared_state import Sandbox, Served, command_calls, redis_client
 from test_default_world import CONTRACT, authenticate, register
 
 AUTH = {"X-Auth-Token": DOCS_TOKEN}
@@ -25,11 +27,23 @@ AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
 _databases = count(16)  # 1-3: the acceptance tests; 14, 15: tests that stop Redis
 
 
-@pytest.fixture
-def redis_url(redis_server):
-    """A Redis database of the test's own, empty."""
-    url = redis_server.url(next(_databases))
-    yield url
+_seeds = count()  # the cluster's node each test names as its seed, in turn (any node will do)
+
+
+def empty_redis(request, kind: str) -> str:
+    """The ``--state`` URL of an empty Redis of the test's own: a database of the single Redis
+    (``redis``), or the whole three-master cluster, emptied (``cluster``)."""
+    if kind == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return cluster.url(next(_seeds) % len(cluster.ports))
+    return request.getfixturevalue("redis_server").url(next(_databases))
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def redis_url(request):
+    """An empty Redis of the test's own: every test that takes it runs on a single Redis and on a cluster."""
+    return empty_redis(request, request.param)
 
 
 @pytest.fixture
@@ -119,7 +133,8 @@ def test_the_last_agent_place_is_decided_once_across_replicas(redis_url, tmp_pat
     scenarios = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS_DIR, scenarios, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     world = scenarios / "world.yaml"
-    world.write_text(world.read_text().replace("max_agents: 1000", "max_agents: 3"))
+    seeded = world.read_text().split("\nrecords:")[0].count("- example: getAgent")
+    world.write_text(world.read_text().replace("max_agents: 1000", f"max_agents: {seeded + 1}"))
     sandbox = Sandbox(redis_url, 2, 1, "--scenarios", str(scenarios)).start()
     body = CONTRACT.operation("registerAgent").request_example
     try:
@@ -129,7 +144,7 @@ def test_the_last_agent_place_is_decided_once_across_replicas(redis_url, tmp_pat
 
         with ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(add, range(16)))
-        assert sorted(statuses) == [201] + [403] * 15  # the seed's two agents, and one more
+        assert sorted(statuses) == [201] + [403] * 15  # the seed's agents, and one more
     finally:
         sandbox.stop()
 
@@ -248,7 +263,7 @@ def test_workers_without_redis_warn_and_a_bad_state_is_one_line():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
         "Error: Invalid value for --state: 'postgres://x' is neither 'memory' nor a redis:// URL "
-        "(redis://HOST:PORT/DB)")
+        "(redis://HOST:PORT/DB, or redis+cluster://HOST:PORT for a Redis Cluster)")
 
 
 def test_the_state_comes_from_the_environment_too(redis_url):
@@ -291,16 +306,6 @@ def test_state_redis_without_the_redis_client_says_what_to_install():
         2, "error: --state redis:// needs the Redis client: pip install 'cloud-backup-mock[redis]'\n")
 
 
-def _commandstat(redis_url: str, command: str) -> int:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return int((client.info("commandstats").get(f"cmdstat_{command}") or {}).get("calls", 0))
-    finally:
-        client.close()
-
-
 def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
     """Two stores on one Redis, as two processes: a change made by one is read by the other as the fields
     it touched; a change written first by the other is redone on what it wrote; a copy too far behind,
@@ -316,11 +321,11 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
         try:
             a = await first.project("shared")
             b = await second.project("shared")
-            whole = _commandstat(redis_url, "hgetall")
+            whole = command_calls(redis_url, "hgetall")
             _, token = await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": "x"}))
             b = await second.project("shared")
             assert token["id"] in b.tokens and second.version("shared") == first.version("shared")
-            assert _commandstat(redis_url, "hgetall") == whole  # the other copy read only the changed fields
+            assert command_calls(redis_url, "hgetall") == whole  # the other copy read only the changed fields
 
             # Both copies at one version; the first writes, then the second's change meets it and is redone.
             b_before = second.version("shared")
@@ -340,9 +345,9 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
             # Far behind: more changes than the change log keeps, then a read of the whole project.
             for n in range(CHANGE_LOG + 5):
                 await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": f"n{n}"}))
-            whole = _commandstat(redis_url, "hgetall")
+            whole = command_calls(redis_url, "hgetall")
             b = await second.project("shared")
-            assert _commandstat(redis_url, "hgetall") == whole + 1
+            assert command_calls(redis_url, "hgetall") == whole + 1
             assert b.tokens.keys() == a.tokens.keys() and second.version("shared") == first.version("shared")
 
             await first.reset("shared")
@@ -361,14 +366,12 @@ def test_a_change_waits_while_another_process_holds_the_projects_lock(redis_url)
     is not written; once it is released (or lapses), the change is."""
     import asyncio
 
-    import redis
-
     from cloud_backup_mock.config import MockConfig
     from cloud_backup_mock.engine import build_engine
 
     async def scenario():
         store = build_engine(MockConfig(state=redis_url)).store
-        other = redis.Redis.from_url(redis_url)
+        other = redis_client(redis_url)
         try:
             world = await store.project("locked")
             lock_key = store.keys("locked")[2]
@@ -464,3 +467,67 @@ def test_coverage_in_redis_is_what_every_replica_answered_per_project(redis_url)
     finally:
         first.stop()
         second.stop()
+
+
+def test_one_processs_changes_asked_for_at_once_are_one_write_and_its_reads_one_read(redis_url):
+    """Sixteen requests of one process changing one project at once: their changes are applied in turn
+    and written by one script (one compare and set); sixteen reads of it at once are one script."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        store = build_engine(MockConfig(state=redis_url)).store
+        try:
+            world, _ = await store.transaction(await store.project("busy"), lambda w: w.apply("issue_token", {
+                "agent_id": "first"}))  # its first change also puts the project in the index
+            scripts = command_calls(redis_url, "evalsha")
+            done = await asyncio.gather(*(store.transaction(world, lambda w, n=n: w.apply("issue_token", {
+                "agent_id": f"a{n}"})) for n in range(16)))
+            assert command_calls(redis_url, "evalsha") - scripts == 1  # one compare and set for all sixteen
+            tokens = {token["id"] for _, token in done}
+            assert len(tokens) == 16 and tokens < set((await store.project("busy")).tokens)
+
+            reader = build_engine(MockConfig(state=redis_url)).store  # another process, its copy behind
+            try:
+                await reader.project("busy")
+                await store.transaction(world, lambda w: w.apply("issue_token", {"agent_id": "later"}))
+                scripts = command_calls(redis_url, "evalsha")
+                copies = await asyncio.gather(*(reader.project("busy") for _ in range(16)))
+                assert command_calls(redis_url, "evalsha") - scripts == 1
+                assert all(copy is copies[0] and len(copy.tokens) == len(tokens) + 2 for copy in copies)
+            finally:
+                await reader.close()
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_times_stays_exact_when_two_processes_write_groups_of_changes_at_once(redis_url):
+    """Two processes, each taking turns of one ``times: 7`` rule for twenty requests at once: their groups
+    meet, are made again on each other's writes, and exactly seven turns are given."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        stores = [build_engine(MockConfig(state=redis_url)).store for _ in range(2)]
+        try:
+            worlds = [await store.project("contended") for store in stores]
+
+            async def turns(store, world):
+                return [taken for _, taken in await asyncio.gather(*(
+                    store.transaction(world, lambda w: w.take_turn(("s", 0, ()), 7, 100)) for _ in range(20)))]
+
+            given = await asyncio.gather(*(turns(store, world) for store, world in zip(stores, worlds)))
+            assert sum(map(sum, given)) == 7
+            for store in stores:
+                assert (await store.project("contended")).counters[("s", 0, ())] == 7
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(scenario())

@@ -1,5 +1,6 @@
 """The Store protocol (``engine/store.py``), one suite run over each implementation: ``MemoryStore``
-(``[memory]``) and ``RedisStore`` on a real redis-server (``[redis]``).
+(``[memory]``) and ``RedisStore`` on a real redis-server (``[redis]``) and on a real Redis Cluster of
+three masters (``[cluster]``).
 
 Checks every method: ``project``, ``peek``, ``transaction``, ``reserve_added``, ``reset``, ``health``,
 ``journal`` (``add``, ``read`` with its filters and masks, ``remove``, ``stats``) and ``close``; and the
@@ -7,7 +8,8 @@ bounds each store keeps: ``max_projects``, ``max_added_scenarios_total``, the jo
 ``journal_entries`` with its fair eviction, and the world setting ``max_tokens``.
 
 Stores are built as the app builds them (``build_engine(MockConfig(state=...)).store``); each Redis test
-has a database of its own, empty (the ``redis_url`` fixture of the shared-state tests)."""
+has a database of its own, empty, and each cluster test the cluster emptied (``empty_redis`` of the
+shared-state tests)."""
 
 import asyncio
 
@@ -17,15 +19,16 @@ from cloud_backup_mock.config import MockConfig
 from cloud_backup_mock.engine import build_engine
 from cloud_backup_mock.engine.world import EffectError
 from cloud_backup_mock.testing import DOCS_AGENT
-from test_shared_state import redis_url  # noqa: F401 - a fixture: an empty Redis database per test
+from test_shared_state import empty_redis
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def state(request) -> str:
-    """``MockConfig.state`` for the store under test; Redis absent: skip, or fail under CI/REQUIRE_REDIS."""
-    return request.getfixturevalue("redis_url") if request.param == "redis" else "memory"
+    """``MockConfig.state`` for the store under test (an empty Redis database, or an emptied Redis Cluster);
+    Redis absent: skip, or fail under CI/REQUIRE_REDIS."""
+    return "memory" if request.param == "memory" else empty_redis(request, request.param)
 
 
 def run(state: str, check, settings=None, **limits) -> None:
@@ -114,7 +117,9 @@ def test_reset_forgets_one_project_then_all(state):
 def test_health_names_the_store_and_counts_projects_with_state(state):
     async def check(store):
         health = await store.health()
-        assert (health["status"], health["kind"], health["projects"]) == ("ok", state.split(":")[0], 0)
+        kind = "memory" if state == "memory" else "redis"  # a cluster too: its URL says which
+        assert (health["status"], health["kind"], health["projects"]) == ("ok", kind, 0)
+        assert health.get("url", state) == state
         await change(store, "p-h1", max_agents=5)
         await change(store, "p-h2", max_agents=5)
         await change(store, "p-h1", max_agents=6)
@@ -241,3 +246,63 @@ def test_removing_an_added_scenario_keeps_the_other_counts_and_gives_its_room_ba
             await engine.store.close()
 
     run(state, check)
+
+
+def test_records_moves_and_the_clock_are_kept(state):
+    """The resource model's records (made, moved by the clock, moved by a patch) read back as they were left,
+    from another copy of the store too (Redis: what another process sees)."""
+    async def check(store):
+        model = store.seed.model
+        world = await store.project("p-res")
+        request = model.creation("backup", "p-res", {"configuration_id": "7c8ee069-568f-4d5a-932f-fb2af86b5fd5",
+                                                     "state": "start_requested"}, "http://mock.test")
+        world, outcome = await store.transaction(world, lambda w: model.answer(request, w))
+        assert outcome.status == 201
+        backup_id = outcome.body["id"]
+        world, _ = await store.transaction(world, lambda w: w.apply("advance_clock", {"seconds": 10}))
+        assert world.record("backup", backup_id)["state"] == "preparing" and world.clock_offset == 10
+        again = build_engine(MockConfig(state=state)).store if state != "memory" else store
+        try:
+            read = await again.project("p-res")
+            assert read.clock_offset == 10 and read.record("backup", backup_id)["state"] == "preparing"
+            assert ("backup", backup_id) in read.moving  # it goes on moving there too
+            assert [e["event"] for e in read.records["event"].values()][-3:] == [
+                "backup_start_request", "backup_queued", "backup_preparing"]
+            read, _ = await again.transaction(read, lambda w: model.force(w, "backup", backup_id, "failed"))
+            assert read.record("backup", backup_id)["state"] == "failed" and not read.moving
+        finally:
+            if again is not store:
+                await again.close()
+        assert (await store.project("p-res")).record("backup", backup_id)["state"] == "failed"
+
+    run(state, check)
+
+
+def test_each_kind_is_bounded_per_project(state):
+    async def check(store):
+        model = store.seed.model
+        world = await store.project("p-bound")
+
+        def make(kind, **body):
+            request = model.creation(kind, "p-bound", body, "http://mock.test")
+            return lambda w: model.answer(request, w)
+
+        body = {"agent_id": DOCS_AGENT, "name": "c", "enabled": True, "schedule": {}, "retention": {},
+                "inclusions": [], "exclusions": [], "notifications": []}
+        world, made = await store.transaction(world, make("configuration", **body))
+        assert made.status == 201
+        world, refused = await store.transaction(world, make("configuration", **body))
+        assert refused.status == 403 and "setting max_configurations" in refused.body["errors"][0]
+        backup = {"configuration_id": made.body["id"], "state": "start_requested"}
+        world, first = await store.transaction(world, make("backup", **backup))
+        world, _ = await store.transaction(world, lambda w: model.force(w, "backup", first.body["id"], "completed"))
+        world, second = await store.transaction(world, make("backup", **backup))
+        world, third = await store.transaction(world, make("backup", **backup))  # the ended first one goes
+        assert (second.status, third.status) == (201, 201)
+        assert set((await store.project("p-bound")).records["backup"]) == {second.body["id"], third.body["id"]}
+        world, full = await store.transaction(world, make("backup", **backup))  # none has ended: refused
+        assert full.status == 403 and "setting max_backups" in full.body["errors"][0]
+        events = (await store.project("p-bound")).records["event"]
+        assert len(events) == 3  # max_events: the newest three
+
+    run(state, check, settings={"max_configurations": 2, "max_backups": 2, "max_events": 3})

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from cloud_backup_mock.shipped import SCENARIOS_DIR
 from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
 
 AGENT = f"/v2/110011/agents/{DOCS_AGENT}"
@@ -151,7 +152,8 @@ def test_admin_api_verify_and_add_a_scenario_for_a_project(client, mock):
 
 def test_health(client):
     health = client.get("/__mock/health").json()
-    assert health["status"] == "ok" and health["state"] == "memory" and health["scenarios"] == 10
+    shipped = len(list(SCENARIOS_DIR.glob("*.yaml"))) - 2  # but world.yaml and resources.yaml
+    assert health["status"] == "ok" and health["state"] == "memory" and health["scenarios"] == shipped == 13
 
 
 def test_a_failing_test_reports_its_exchanges(pytester):
@@ -210,7 +212,7 @@ def test_respond_with_a_delay_and_drop(client, mock):
     with pytest.raises(httpx.RemoteProtocolError):
         client.get(AGENT)
     assert [e["status"] for e in mock.requests("getAgent")] == [404, "dropped"]
-    with pytest.raises(ValueError, match=r"respond\('getAgent'\) takes either status= \(an answer\) or drop=True"):
+    with pytest.raises(ValueError, match=r"respond\('getAgent'\) takes one of status= \(an answer\), handler= \(code that answers\) or drop=True"):
         mock.respond("getAgent")
     with pytest.raises(ValueError, match="delay"):
         mock.respond("getAgent", status=200, delay=301)
@@ -323,3 +325,167 @@ def test_journal_reads_refuse_an_unknown_operation_and_the_last_page_has_no_next
     assert first["next_after"] == first["requests"][0]["id"]
     last = client.get("/__mock/requests", params={"limit": 1, "after": first["next_after"]}).json()
     assert len(last["requests"]) == 1 and last["next_after"] is None
+
+
+def test_a_handler_answers_from_the_request_and_the_world(client, mock):
+    agent = mock.register_agent(name="from the world")
+    asked = []
+
+    def answer(request):
+        asked.append(request)
+        found = request.world.agent_view(request.path_params["agent_id"])
+        if found is None:
+            return {"status": 404, "body": {"message": f"no agent {request.path_params['agent_id']}"}}
+        return {"status": 200, "body": {**found, "name": f"{found['name']} ({request.query['tag'][0]})"}}
+
+    name = mock.respond("getAgent", handler=answer, times=2)
+    known = client.get(f"/v2/110011/agents/{agent['id']}", params={"tag": "a", "x": "1"}, headers={"X-Trace": "t-1"})
+    unknown = client.get(f"/v2/110011/agents/{DOCS_AGENT[:-1]}0", params={"tag": "b"})
+    assert known.status_code == 200 and known.json()["name"] == "from the world (a)" and known.json()["id"] == agent["id"]
+    assert "password" not in known.json()
+    assert unknown.json() == {"message": f"no agent {DOCS_AGENT[:-1]}0"}
+    assert client.get(AGENT).json()["id"] == DOCS_AGENT  # times=2: the world answers after
+    first = asked[0]
+    assert (first.operation, first.project_id, first.method, first.path) == ("getAgent", "110011", "GET", f"/v2/110011/agents/{agent['id']}")
+    assert first.path_params == {"project_id": "110011", "agent_id": agent["id"]}
+    assert first.query == {"tag": ["a"], "x": ["1"]} and first.headers["x-trace"] == "t-1" and first.body is None
+    assert [e["response"]["rule"] for e in mock.calls("getAgent")] == [f"{name}#1", f"{name}#1", "default#7"]
+
+
+def test_a_handler_gets_the_parsed_body_and_without_one_answers_the_documented_example(client, mock):
+    bodies = []
+    mock.respond("authenticateAgent", handler=lambda request: bodies.append(request.body) or {"status": 409},
+                 match={"body": {"password": "dup"}})
+    conflict = client.post(TOKENS, json=credentials(password="dup"), headers={"X-Auth-Token": ""})
+    mock.respond("authenticateAgent", status=409, times=1)  # what a stub without a body answers
+    assert conflict.status_code == 409 and conflict.json() == client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).json()
+    assert bodies == [credentials(password="dup")]
+    assert client.post(TOKENS, json=credentials(), headers={"X-Auth-Token": ""}).status_code == 200  # match narrows it
+
+
+def test_the_world_a_handler_gets_is_read_only(client, mock):
+    def tamper(request):
+        request.world.agents[DOCS_AGENT]["name"] = "changed"  # a copy
+        request.world.agent(DOCS_AGENT)["name"] = "changed"  # a copy
+        request.world.agents = {}
+        return {"status": 200}
+
+    mock.respond("getAgent", handler=tamper)
+    answer = client.get(AGENT)
+    assert answer.status_code == 500 and "the world a handler gets is read-only (setting 'agents')" in answer.text
+    assert mock.world().agents[DOCS_AGENT]["name"] == "Web Server"
+    mock.reset()
+
+
+def test_the_most_recent_respond_is_tried_first_whether_it_answers_or_computes(client, mock):
+    mock.respond("getAgent", handler=lambda request: {"status": 404, "body": {"message": "handler"}}, times=1)
+    mock.respond("getAgent", status=404, body={"message": "fixed"}, times=1)
+    mock.respond("getAgent", handler=lambda request: {"status": 404, "body": {"message": "newest"}}, times=1)
+    assert [client.get(AGENT).json()["message"] for _ in range(3)] == ["newest", "fixed", "handler"]
+
+
+def test_a_handler_that_raises_answers_500_naming_the_stub_and_fails_the_test(client, mock):
+    def broken(request):
+        return {"status": 200, "body": request.body["missing"]}
+
+    name = mock.respond("getAgent", handler=broken)
+    answer = client.get(AGENT)
+    assert answer.status_code == 500 and answer.json() == {
+        "message": f"Scenario rule {name}#1 could not answer within the contract.",
+        "errors": [f"respond() stub {name} (respond(getAgent, handler={broken.__qualname__})): "
+                   "the handler raised TypeError: 'NoneType' object is not subscriptable"]}
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_no_handler_errors()
+    message = str(failed.value)
+    assert message.startswith("1 respond() handler failure(s) (the client was answered 500 each time):\n"
+                              f"  {name}: respond(getAgent, handler={broken.__qualname__}) for project 110011, "
+                              f"on GET {AGENT}:\n    the handler raised TypeError: ")
+    assert 'return {"status": 200, "body": request.body["missing"]}' in message  # the handler's own line
+    assert "handlers.py" not in message  # from the handler's frame down
+    mock.reset()
+    mock.assert_no_handler_errors()  # a reset forgets them with the rest
+
+
+@pytest.mark.parametrize("answer, problem", [
+    ("not a dict", "the handler returned 'not a dict'; expected a dict with an int 'status'"),
+    ({"status": "200"}, "the handler returned {'status': '200'}; expected a dict with an int 'status'"),
+    ({"status": 200, "bdoy": {}}, "the handler's answer has 'bdoy'; it takes only status, headers, body"),
+    ({"status": 418}, "getAgent does not document status 418 (documented: 200, "),
+    ({"status": 200, "body": {"id": "x"}}, "getAgent 200 body: body: 'project_id' is a required property"),
+    ({"status": 404, "headers": {"X-Nope": "1"}}, "getAgent 404 does not document header 'X-Nope'"),
+    ({"status": 503, "headers": {"Retry-After": "1\r\nX: y"}}, "header Retry-After: the value is not one line"),
+    ({"status": 404, "body": {"message": float("nan")}}, "the handler's body is not JSON: "),
+])
+def test_a_handler_answer_outside_the_contract_is_a_500_naming_why(client, mock, answer, problem):
+    name = mock.respond("getAgent", handler=lambda request: answer)
+    refused = client.get(AGENT)
+    assert refused.status_code == 500 and refused.json()["errors"][0].startswith(
+        f"respond() stub {name} (respond(getAgent, handler=")
+    assert problem in refused.json()["errors"][0]
+    assert problem in mock.handler_errors()
+    mock.reset()
+
+
+def test_respond_with_a_handler_refuses_what_the_handler_gives(mock):
+    with pytest.raises(ValueError, match=r"respond\('getAgent', handler=\.\.\.\) takes a function of the request, "
+                                         r"and no body= or headers="):
+        mock.respond("getAgent", handler=lambda request: {"status": 200}, body={"id": "x"})
+    with pytest.raises(ValueError, match=r"takes one of status= \(an answer\), handler="):
+        mock.respond("getAgent", handler=lambda request: {"status": 200}, status=200)
+    with pytest.raises(ValueError, match="takes a function of the request"):
+        mock.respond("getAgent", handler="not callable")
+    assert mock.engine.rules.handlers == {}
+
+
+def test_the_fixture_fails_a_test_whose_handler_failed(pytester):
+    pytester.makepyfile(textwrap.dedent(f"""
+        import httpx
+
+        AGENT = "/v2/110011/agents/{DOCS_AGENT}"
+
+        def refuse(request):
+            raise RuntimeError("no answer for " + request.path_params["agent_id"])
+
+        def test_passes_but_its_handler_failed(cloud_backup_mock):
+            cloud_backup_mock.respond("getAgent", handler=refuse)
+            httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+
+        def test_fails_on_the_500(cloud_backup_mock):
+            cloud_backup_mock.respond("getAgent", handler=refuse)
+            answer = httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}})
+            assert answer.status_code == 200
+
+        def test_clean(cloud_backup_mock):
+            cloud_backup_mock.respond("getAgent", handler=lambda request: {{"status": 404}})
+            assert httpx.get(cloud_backup_mock.url + AGENT, headers={{"X-Auth-Token": "{DOCS_TOKEN}"}}).status_code == 404
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines([
+        "*1 respond() handler failure(s) (the client was answered 500 each time):",
+        f"  respond-1: respond(getAgent, handler=refuse) for project 110011, on GET /v2/110011/agents/{DOCS_AGENT}:",
+        f"    the handler raised RuntimeError: no answer for {DOCS_AGENT}",
+    ])
+    result.stdout.fnmatch_lines(["*- cloud-backup-mock handler errors -*", "  respond-2: respond(getAgent, handler=refuse)*"])
+
+
+def test_a_stub_that_answered_counts_as_used_after_the_journal_dropped_its_entry():
+    from cloud_backup_mock.testing import MockConfig, MockServer
+
+    with MockServer(MockConfig(journal_size=1)) as server, httpx.Client(base_url=server.url, headers={"X-Auth-Token": DOCS_TOKEN}) as client:
+        server.respond("getAgent", status=404, body={"message": "once"}, times=1)
+        assert [client.get(AGENT).status_code for _ in range(3)] == [404, 200, 200]
+        assert [e["status"] for e in server.requests()] == [200]  # the stub's exchange is gone from the journal
+        server.assert_all_called()
+
+
+def test_the_readmes_handler_example_answers_as_it_says(client, mock):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def agent_or_404" in b]
+    handler_and_stub = block[block.index("    def agent_or_404"):block.index("    client = MyBackupClient")]
+    exec(textwrap.dedent(handler_and_stub), {"cloud_backup_mock": mock})
+    assert client.get(f"/v2/110011/agents/{DOCS_AGENT[:-1]}0").json() == {"message": "no such agent"}
+    assert client.get(AGENT).json()["id"] == DOCS_AGENT

@@ -69,7 +69,7 @@ def test_successful_enable_report_encrypts_the_vault(clock):
 
 def test_effect_errors_name_the_problem(clock):
     w = world(clock)
-    with pytest.raises(EffectError, match="unknown effect 'explode'; known: configure, create_request"):
+    with pytest.raises(EffectError, match="unknown effect 'explode'; known: advance_clock, configure, create_request"):
         w.apply("explode", {})
     with pytest.raises(EffectError, match="effect 'configure': unknown setting 'colour'"):
         w.apply("configure", {"max_agents": 5, "colour": "red"})

@@ -124,8 +124,12 @@ def _request_body(page: Page, example: Example | None) -> dict[str, Any]:
         if body is not None:
             media["example"] = body
         patchable = [p.name for p in page.request_params]
+        # The members the example patches: what json_patch.precise turns into the body's exact schema.
+        members = sorted({op["path"] for op in body if isinstance(op, dict) and str(op.get("path", "")).startswith("/")}
+                         ) if isinstance(body, list) else []
         return {"required": True, "content": {JSON_PATCH: media},
-                **({"x-docs-patchable": patchable} if patchable else {})}
+                **({"x-docs-patchable": patchable} if patchable else {}),
+                **({"x-patchable": members} if members else {})}
     schema = schema_from_params(page.request_params, body)
     media = {"schema": schema}
     if body is not None:

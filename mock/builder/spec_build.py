@@ -28,6 +28,7 @@ import yaml
 
 from ..yaml_files import YAMLError, load_yaml
 from .docs_page import Page, PageError, parse_page
+from . import json_patch
 from .overlay import apply_overlay
 from .page_to_openapi import page_to_path_item
 
@@ -196,7 +197,7 @@ def build(spec_dir: Path, reference_dir: Path | None = None) -> dict[str, Any]:
             raise ValueError(f"{exc}; --spec-dir takes a folder with {PAGES_DIR}/, {OVERLAY_FILE} and "
                              f"{OUTPUT_FILE}") from None
         raise
-    return apply_overlay(document, overlay, str(spec_dir / OVERLAY_FILE))
+    return json_patch.precise(apply_overlay(document, overlay, str(spec_dir / OVERLAY_FILE)))
 
 
 def build_from_pages(pages_dir: Path, overlay_file: Path | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -210,7 +211,7 @@ def build_from_pages(pages_dir: Path, overlay_file: Path | None = None) -> tuple
     else:
         document["info"] = {"title": f"Built from the reference pages in {pages_dir.name}", "version": "unversioned"}
         document["servers"] = [{"url": "/"}]
-    return document, warnings
+    return json_patch.precise(document), warnings
 
 
 class _Dumper(yaml.SafeDumper):

@@ -59,7 +59,37 @@ def schema_errors(schema: dict[str, Any], value: Any, root: str = "body") -> lis
             return []
     except (ValueError, UnicodeEncodeError):  # jsonschema-rs takes no lone surrogates: jsonschema decides
         pass
-    return [f"{field_path(e.absolute_path, root)}: {e.message}" for e in compiled.explain(value)]
+    problems = []
+    for error in compiled.explain(value):
+        problems.extend(_chosen(error, root) or [f"{field_path(error.absolute_path, root)}: {error.message}"])
+    return problems
+
+
+def _chosen(error: Any, root: str) -> list[str]:
+    """For a value that fits none of a ``oneOf``'s objects told apart by one member's ``enum`` (a JSON Patch
+    operation's ``path``), the problems of the object its member names, or that member's allowed values."""
+    alternatives = error.schema.get(error.validator) if error.validator in ("oneOf", "anyOf") else None
+    if not isinstance(alternatives, list) or not isinstance(error.instance, dict):
+        return []
+    def values(alternative: Any, key: str) -> list[Any] | None:
+        spec = ((alternative.get("properties") or {}) if isinstance(alternative, dict) else {}).get(key)
+        return spec.get("enum") if isinstance(spec, dict) else None
+
+    first = alternatives[0].get("properties") if isinstance(alternatives[0], dict) else None
+    # The member that tells the objects apart: one each has, with values no other object has.
+    keys = [key for key in (first or {}) if all(values(a, key) is not None for a in alternatives)
+            and len({v for a in alternatives for v in values(a, key)}) == sum(len(values(a, key)) for a in alternatives)]
+    if len(keys) != 1:
+        return []
+    key = keys[0]
+    allowed = [value for alternative in alternatives for value in alternative["properties"][key]["enum"]]
+    chosen = [i for i, alternative in enumerate(alternatives)
+              if error.instance.get(key) in alternative["properties"][key]["enum"]]
+    if not chosen:
+        return [f"{field_path([*error.absolute_path, key], root)}: {error.instance.get(key)!r} is not one of "
+                f"{', '.join(map(str, allowed))}"]
+    return [f"{field_path(sub.absolute_path, root)}: {sub.message}" for sub in error.context
+            if sub.schema_path and sub.schema_path[0] == chosen[0]]
 
 
 def field_path(parts: Iterable[Any], root: str = "body") -> str:

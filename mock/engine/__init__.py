@@ -7,9 +7,9 @@ from .engine import INVALID_TOKEN, Engine
 from .journal import Journal
 from .request import Outcome, Request, RequestError
 from .scenarios import ScenarioError
-from .store import RETRY_AFTER_SECONDS, Store, StoreUnavailable, complete, shown_url
+from .store import RETRY_AFTER_SECONDS, Store, StoreUnavailable, cluster_seed, complete, shown_url
 from .verification import UnknownOperation, known_operation, short_json, verify
 
 __all__ = ["INVALID_TOKEN", "RETRY_AFTER_SECONDS", "Engine", "Journal", "Outcome", "Request", "RequestError",
-           "ScenarioError", "Store", "StoreUnavailable", "UnknownOperation", "build_engine", "complete",
+           "ScenarioError", "Store", "StoreUnavailable", "UnknownOperation", "build_engine", "cluster_seed", "complete",
            "known_operation", "limits_of", "short_json", "shown_url", "verify"]

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..config import Limits, MockConfig
 from ..contract import Contract
-from ..shipped import SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
+from ..shipped import RESOURCES_FILE_NAME, SCENARIOS_DIR, SPEC_FILE, WORLD_FILE_NAME
 from .engine import Engine
+from .resources import ResourceError, ResourceModel
 from .scenarios import load_directory
 from .world import Seed
 
@@ -30,9 +31,13 @@ def build_engine(config: MockConfig) -> Engine:
     world_file = config.world_file or Path(config.scenarios_dir) / WORLD_FILE_NAME
 
     def example(operation_id: str) -> Any:
-        return contract.operation(operation_id).response_example(200) if operation_id in contract.operations else None
+        if operation_id not in contract.operations:
+            return None
+        op = contract.operation(operation_id)
+        return op.response_example(min((s for s in op.statuses if 200 <= s < 300), default=200))
 
     seed = Seed.load(world_file, example, left_out)
+    seed.model = resource_model(contract, Path(config.scenarios_dir), left_out)
     limits = _limits(seed, str(world_file), config)
     for problem in left_out or []:
         log.warning("%s", problem)
@@ -46,6 +51,21 @@ def build_engine(config: MockConfig) -> Engine:
 
         engine.use_store(RedisStore(config.state, seed, engine.clock, limits, engine.added_scenario))
     return engine
+
+
+def resource_model(contract: Contract, scenarios_dir: Path, left_out: list[str] | None = None) -> ResourceModel | None:
+    """The resource model of ``scenarios_dir`` (the shipped one when it has none). Served with another contract,
+    the shipped model is left out (logged) when it does not fit."""
+    path = scenarios_dir / RESOURCES_FILE_NAME
+    if not path.exists():
+        path = SCENARIOS_DIR / RESOURCES_FILE_NAME
+    try:
+        return ResourceModel.load(path, contract)
+    except ResourceError as exc:
+        if left_out is None:
+            raise ValueError(str(exc)) from None
+        left_out.append(f"{exc}; the resource model is left out")
+        return None
 
 
 def _limits(seed: Seed, source: str, config: MockConfig) -> Limits:

@@ -23,7 +23,7 @@ from .rules import Rules
 from .scenarios import Scenario, ScenarioError, load_document
 from .selection import Selection, format_selection, parse_selection
 from .store import Store
-from .world import ProjectWorld, Seed, utc_now
+from .world import ProjectWorld, Seed, iso, utc_now
 
 log = logging.getLogger("cloud_backup_mock")
 INVALID_TOKEN = "Missing or invalid X-Auth-Token."  # the message of every 401 for the contract's token
@@ -75,6 +75,18 @@ class Engine:
         selected = parse_selection(",".join(names), self.scenarios)
         await self.store.transaction(await self.store.project(project_id), lambda world: world.select(selected))
         return selected
+
+    async def clock_of(self, project_id: str) -> dict[str, Any]:
+        """The project's clock: its time, and how far it is ahead of the server's."""
+        world = await self.store.project(project_id)
+        return {"project_id": project_id, "now": iso(world.now()), "advanced_seconds": world.clock_offset}
+
+    async def advance_clock(self, project_id: str, seconds: float) -> dict[str, Any]:
+        """Move the project's clock on by ``seconds``: its tokens expire, vault and browse requests are
+        reported and jobs move on as if that time had passed."""
+        world = await self.store.project(project_id)
+        world, _ = await self.store.transaction(world, lambda world: world.apply("advance_clock", {"seconds": seconds}))
+        return {"project_id": project_id, "now": iso(world.now()), "advanced_seconds": world.clock_offset}
 
     async def reset(self, project_id: str | None = None) -> None:
         """Forget a project's state (world, selections, added scenarios, counts), or every project's."""

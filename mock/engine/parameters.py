@@ -2,7 +2,8 @@
 (``X-Mock-Scenario: name;key=value``, the admin API, ``serve --scenario``).
 
 A parameter is declared either by its default alone (its type is the default's: ``failures: 2`` is an
-integer) or in full (``{type: integer, minimum: 0, maximum: 1000, default: 2}``). A value that does
+integer) or in full (``{type: integer, minimum: 0, maximum: 1000, default: 2}``; a string may list its
+values: ``{type: string, enum: [a, b], default: a}``). A value that does
 not fit is refused, naming the parameter and what it takes; strings never hold control characters
 (they may reach a response header) and are at most ``max_length`` characters (256 unless declared).
 """
@@ -26,17 +27,21 @@ class Parameter:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int = STRING_MAX_LENGTH
+    enum: tuple[str, ...] = ()  # a string's allowed values (none: any)
 
     @classmethod
     def declared(cls, name: str, declaration: Any) -> "Parameter":
         if isinstance(declaration, dict):
             return cls(name, declaration["type"], declaration["default"], declaration.get("minimum"),
-                       declaration.get("maximum"), declaration.get("max_length", STRING_MAX_LENGTH))
+                       declaration.get("maximum"), declaration.get("max_length", STRING_MAX_LENGTH),
+                       tuple(declaration.get("enum") or ()))
         kind = ("boolean" if isinstance(declaration, bool) else "integer" if isinstance(declaration, int)
                 else "number" if isinstance(declaration, float) else "string")
         return cls(name, kind, declaration)
 
     def expected(self) -> str:
+        if self.type == "string" and self.enum:
+            return f"one of {', '.join(self.enum)}"
         if self.type == "string":
             return f"a string of at most {self.max_length} characters, without control characters"
         if self.type == "boolean":
@@ -52,7 +57,7 @@ class Parameter:
         problem = ValueError(f"parameter {self.name}: {value!r} is not {self.expected()}")
         if self.type == "string":
             text = str(value)
-            if len(text) > self.max_length or _CONTROL.search(text):
+            if len(text) > self.max_length or _CONTROL.search(text) or (self.enum and text not in self.enum):
                 raise problem
             return text
         if self.type == "boolean":

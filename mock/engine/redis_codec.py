@@ -1,7 +1,8 @@
 """How a project's state is written to Redis: each record or setting as one hash field of JSON text.
 
-Field names: ``a:<agent>``, ``t:<token>``, ``r:<kind>:<request>``, and ``s`` (settings), ``e`` (the event
-counter), ``sel`` (selections), ``add`` (added scenarios' documents), ``c`` (``times`` counts). A change
+Field names: ``a:<agent>``, ``x:<kind>:<record>`` (the other kinds of resources.yaml), ``t:<token>``,
+``r:<kind>:<request>``, and ``s`` (settings), ``e`` (the event counter), ``k`` (how far the project's clock
+is ahead), ``sel`` (selections), ``add`` (added scenarios' documents), ``c`` (``times`` counts). A change
 writes the fields of the records it touched (``ProjectWorld.touched``); a field written as None is gone.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 from .world import ProjectWorld, Seed, Settings, VaultRequest, Clock
 
-_SINGLE = {"settings": "s", "events": "e", "selections": "sel", "added": "add", "counts": "c"}
+_SINGLE = {"settings": "s", "events": "e", "clock": "k", "selections": "sel", "added": "add", "counts": "c"}
 _KEYED = {"agent": "a", "token": "t", "vault_request": "r"}
 
 
@@ -22,13 +23,16 @@ def field_names(world: ProjectWorld, touched: set[tuple[str, Any]] | None = None
     """The fields of the records touched (default: every field of the state)."""
     if touched is None:
         return set(_SINGLE.values()) | {f"a:{i}" for i in world.agents} | {f"t:{i}" for i in world.tokens} | {
-            f"r:{k}:{i}" for k, i in world.requests}
+            f"r:{k}:{i}" for k, i in world.requests} | {
+            f"x:{kind}:{i}" for kind, table in world.records.items() for i in table}
     names = set()
     for part, key in touched:
         if part in _SINGLE:
             names.add(_SINGLE[part])
         elif part == "vault_request":
             names.add(f"r:{key[0]}:{key[1]}")
+        elif part == "record":
+            names.add(f"x:{key[0]}:{key[1]}")
         else:
             names.add(f"{_KEYED[part]}:{key}")
     return names
@@ -49,6 +53,11 @@ def _field(world: ProjectWorld, name: str) -> str | None:
     elif kind == "r":
         request = world.requests.get(tuple(key.split(":", 1)))
         value = None if request is None else {**vars(request), "created": request.created.timestamp()}
+    elif kind == "x":
+        record_kind, _, record_id = key.partition(":")
+        value = world.record(record_kind, record_id)
+    elif name == "k":
+        value = world.clock_offset
     elif name == "s":
         value = {**vars(world.settings), "always_valid_tokens": list(world.settings.always_valid_tokens)}
     elif name == "e":
@@ -106,6 +115,20 @@ def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Cal
                     world.requests[request_key] = request
                 else:
                     _put_in_order(world.requests, request_key, request, _creation)
+        elif kind == "x":
+            record_kind, _, record_id = key.partition(":")
+            table = world.table(record_kind)
+            if value is None:
+                table.pop(record_id, None)
+                world.moving.discard((record_kind, record_id))
+            else:
+                if record_id in table:
+                    table[record_id] = value
+                else:
+                    _put_in_order(table, record_id, value, _made)
+                world.track(record_kind, value)
+        elif name == "k" and value is not None:
+            world.clock_offset = value
         elif name == "s" and value is not None:
             world.settings = Settings(**{**value, "always_valid_tokens": tuple(value["always_valid_tokens"])})
         elif name == "e" and value is not None:
@@ -119,6 +142,12 @@ def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Cal
             world.added = {name: compile_added(document) for name, document in world.added_documents.items()}
     while len(world.pending) > world.settings.max_vault_requests:
         world.pending.popleft()
+
+
+def _made(record: dict[str, Any]) -> tuple:
+    """The order a kind's records are kept in: seeded first, then as they were made (events by their number)."""
+    number = str(record.get("id", ""))
+    return (record.get("_created") or "", int(number) if number.isdigit() else 0)
 
 
 def _expiry(token: dict[str, Any]) -> datetime:

@@ -24,8 +24,14 @@ written only onto the version it was made from (compare and set): when another p
 project meanwhile, the state is read again and the change made again (see ``state.py``).
 
 A process keeps a copy of the projects it serves, each with its version; a request asks Redis for
-the version (one round trip), and when it changed, the fields changed since its copy's version (or
-the whole project when its copy is older than the change log).
+the version, and when it changed, the fields changed since its copy's version (or the whole project
+when its copy is older than the change log).
+
+Round trips: a process sends its scripts through one pipeline at a time; what its requests ask for
+while one is on its way (reads, writes, journal entries) goes in the next (``Redis.script``). Its
+changes to one project are applied in turn to its copy and written together by one compare and set
+(``RedisStore.transaction``). So under load one round trip serves several requests; one request
+alone still makes its own (the version, the change if any, the journal entry).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import quote, unquote
 
 import redis.asyncio as aioredis
+import redis.asyncio.cluster
 import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -48,7 +55,7 @@ from redis.backoff import NoBackoff
 from ..config import Limits
 from . import redis_codec
 from .journal import ENTRY_OVERHEAD, JournalFormat, JournalPage
-from .store import StoreUnavailable, shown_url
+from .store import StoreUnavailable, cluster_seed, shown_url
 from .world import Clock, ProjectWorld, Seed
 
 log = logging.getLogger("cloud_backup_mock")
@@ -61,8 +68,9 @@ CACHED_SCENARIOS = 256  # added scenarios kept compiled, by their document
 CHANGE_LOG = 64  # changes of a project kept, so that a copy that far behind reads only what changed
 TOUCH_EVERY = 5.0  # seconds between updates of a project's place in the project index by one process
 STALE = "\x00"  # the version of a copy that must be read whole (never a version Redis holds)
-POOL_CONNECTIONS = 64  # connections to Redis per process
-FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
+POOL_CONNECTIONS = 64  # connections to a single Redis per process (requests beyond wait for one)
+FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError,
+          redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
 # KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
 # it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
@@ -94,6 +102,7 @@ for i = 1, #names, 500 do
 end
 return {v, out, 1}
 """
+_READS = {"load"}  # scripts that change nothing: one call answers every request asking the same
 # KEYS: state, log, lock; ARGV: expected version, new version, n (fields to delete), their names, then
 # name/value pairs, then the change log's length, then who holds the project's lock ("" for nobody).
 # -> 1 when written (also when it was already: a call sent again after a lost connection), 0 when the
@@ -208,16 +217,26 @@ class Redis:
 
     def __init__(self, url: str, limits: Limits):
         self.url = shown_url(url)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_CONNECTIONS, timeout=limits.store_timeout,
-            socket_timeout=limits.store_timeout, socket_connect_timeout=limits.store_timeout,
-            # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)))
-        self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
+        timeouts = {"socket_timeout": limits.store_timeout, "socket_connect_timeout": limits.store_timeout,
+                    # A connection Redis closed (it restarted) is opened again once; a timeout is not tried again.
+                    "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))}
+        seed = cluster_seed(url)
+        self.cluster = seed is not None
+        if self.cluster:  # the client reads the slot map from the seed and sends each key to its master
+            # Its pools fail rather than wait when full, so each node may have one connection per request
+            # in flight (one per HTTP connection) and one for the journal's writer.
+            self.client = redis.asyncio.cluster.RedisCluster.from_url(
+                seed, max_connections=limits.max_connections + 1, **timeouts)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS,
+                                                            timeout=limits.store_timeout, **timeouts)
+            self.client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.scripts = {name: self.client.register_script(text) for name, text in (
             ("load", _LOAD), ("commit", _COMMIT), ("touch", _TOUCH), ("forget", _FORGET), ("reserve", _RESERVE),
             ("record", _RECORD), ("clear", _CLEAR), ("unlock", _UNLOCK))}
         self.available = True
+        self._waiting: list[tuple[tuple[str, list[str], list[Any]], asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
 
     async def call(self, operation: Callable[[], Any]) -> Any:
         try:
@@ -234,26 +253,69 @@ class Redis:
         return result
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        return await self.call(lambda: self.scripts[name](keys=keys, args=args))
+        """The script's result. It goes in the next round trip: the scripts that this process's requests
+        run while a round trip is on its way are sent together in the next one (one pipeline, in the
+        order they were asked for, each sent after its request asked for it), so under load a round
+        trip serves several requests. The same read of a project asked for twice in one round trip is
+        sent once."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._waiting.append(((name, keys, args), done))
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send())
+        return await done
 
     async def scripts_at_once(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
-        """Several scripts in one round trip (keys of different slots allowed: each call is its own).
-        A Redis that lost the scripts (it restarted) is given them again."""
-        async def run() -> list[Any]:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for name, keys, args in calls:
-                    pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)
-                return await pipe.execute()
+        """Several scripts in one round trip (keys of different slots allowed: each call is its own)."""
+        return list(await asyncio.gather(*(self.script(name, keys, args) for name, keys, args in calls)))
 
-        async def run_loaded() -> list[Any]:
+    async def _send(self) -> None:
+        """Send what is waiting, one pipeline per round trip, until nothing is."""
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            calls: list[tuple[str, list[str], list[Any]]] = []
+            place: dict[tuple, int] = {}  # a read sent once for every request asking for it
+            slots = []
+            for (name, keys, args), _ in batch:
+                same = (name, *keys, None, *args) if name in _READS else None
+                if same is None or same not in place:
+                    calls.append((name, keys, args))
+                    if same is not None:
+                        place[same] = len(calls) - 1
+                slots.append(place[same] if same is not None else len(calls) - 1)
             try:
-                return await run()
-            except redis.exceptions.NoScriptError:
-                for script in self.scripts.values():
-                    await self.client.script_load(script.script)
-                return await run()
+                results = await self.call(lambda: self._pipeline(calls))
+            except Exception as exc:  # noqa: BLE001 - every request waiting learns why
+                results = [exc] * len(calls)
+            for (_, waiting), slot in zip(batch, slots):
+                if waiting.done():  # its request was given up meanwhile
+                    continue
+                if isinstance(results[slot], Exception):
+                    waiting.set_exception(results[slot])
+                else:
+                    waiting.set_result(results[slot])
 
-        return await self.call(run_loaded)
+    async def _pipeline(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """The scripts' results (an exception for one that failed) in one round trip; those a Redis
+        without them (it restarted) refused are sent again once it has them."""
+        async def run(indexes: list[int]) -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for i in indexes:
+                    name, keys, args = calls[i]
+                    pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)
+                return await pipe.execute(raise_on_error=False)
+
+        results = await run(list(range(len(calls))))
+        for result in results:
+            if isinstance(result, FAULTS):  # Redis (or a node of the cluster) cannot be reached
+                raise result
+        missing = [i for i, result in enumerate(results) if isinstance(result, redis.exceptions.NoScriptError)]
+        if missing:
+            for script in self.scripts.values():
+                await self.client.script_load(script.script)
+            for i, result in zip(missing, await run(missing)):
+                results[i] = result
+        return results
 
 
 class RedisStore:
@@ -266,7 +328,8 @@ class RedisStore:
         self._cache: OrderedDict[str, ProjectWorld] = OrderedDict()
         self._versions: dict[str, str] = {}  # project -> the stored version its copy was read from ("": the seed's)
         self._compiled: OrderedDict[str, Any] = OrderedDict()
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # project -> (lock, [users])
+        self._queued: dict[str, list[tuple[Callable, asyncio.Future]]] = {}  # project -> changes to write next
+        self._committers: dict[str, asyncio.Task] = {}  # project -> the task writing its changes
         self._touched: dict[str, float] = {}  # project -> when this process last put it first in the index
         meta = f"{PREFIX}:{{meta}}"
         self._meta = [f"{meta}:projects", f"{meta}:added", f"{meta}:totals"]
@@ -338,41 +401,75 @@ class RedisStore:
 
     # ---- changing
     async def transaction(self, world: ProjectWorld, step: Callable[[ProjectWorld], T]) -> tuple[ProjectWorld, T]:
+        """The step applied as one change. This process's changes to a project are applied one after
+        another to its copy and written together: the steps asked for while a write is on its way are
+        applied in turn and written in the next one (one round trip, one compare and set), and each
+        request is answered once that write succeeded. When another process wrote first, every step of
+        the group is made again, in the same order, on what it wrote."""
         project_id = world.project_id
-        world = self._cache.get(project_id, world)  # this process's one copy
-        lock, users = self._locks.setdefault(project_id, (asyncio.Lock(), [0]))
-        users[0] += 1
+        done = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(project_id, []).append((step, done))
+        if project_id not in self._committers:
+            self._committers[project_id] = asyncio.get_running_loop().create_task(self._write_queued(world))
+        return await done
+
+    async def _write_queued(self, world: ProjectWorld) -> None:
+        project_id = world.project_id
         try:
-            async with lock:  # one change at a time per project in this process; Redis orders the processes
-                holder = ""
-                try:
-                    for attempt in range(MAX_ATTEMPTS):
-                        try:
-                            result = step(world)
-                            if not world.touched or await self._commit(world, holder):
-                                world.touched.clear()
-                                return world, result
-                        except BaseException:
-                            self._versions[project_id], world.touched = STALE, set()  # changed here, maybe not in Redis
-                            raise
-                        # Another process wrote it first: read what it changed, and ours again, then redo.
-                        touched = redis_codec.field_names(world, world.touched)
-                        world.touched = set()
-                        try:
-                            if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
-                                holder = await self._lock(project_id)  # others' changes now wait for this one
-                            world = await self.project(project_id, also=touched)
-                        except BaseException:
-                            self._versions[project_id] = STALE  # the failed change is still in the copy: read it whole
-                            raise
-                    raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
-                finally:
-                    if holder:
-                        await self.redis.script("unlock", self.keys(project_id)[2:], [holder])
+            while self._queued.get(project_id):
+                await self._write_group(self._cache.get(project_id, world), self._queued.pop(project_id))
         finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[project_id]
+            self._committers.pop(project_id, None)
+
+    async def _write_group(self, world: ProjectWorld, group: list[tuple[Callable, asyncio.Future]]) -> None:
+        project_id = world.project_id
+        holder, answers, error = "", [], None
+        try:
+            for attempt in range(MAX_ATTEMPTS):
+                results, failed = [], None
+                for step, done in group:
+                    try:
+                        results.append(step(world))
+                    except Exception as exc:  # noqa: BLE001 - that request's error, not the others'
+                        failed = (step, done, exc)
+                        break
+                if failed is not None:  # the copy holds part of its change: read it whole, redo the others
+                    self._versions[project_id], world.touched = STALE, set()
+                    group = [(step, done) for step, done in group if done is not failed[1]]
+                    if not failed[1].done():
+                        failed[1].set_exception(failed[2])
+                    if not group:
+                        return
+                    world = await self.project(project_id)
+                    continue
+                if not world.touched or await self._commit(world, holder):
+                    world.touched.clear()
+                    answers = [(done, (world, result)) for (_, done), result in zip(group, results)]
+                    return
+                # Another process wrote it first: read what it changed, and ours again, then redo.
+                touched = redis_codec.field_names(world, world.touched)
+                world.touched = set()
+                if attempt + 1 >= OPTIMISTIC_ATTEMPTS and not holder:
+                    holder = await self._lock(project_id)  # others' changes now wait for this one
+                world = await self.project(project_id, also=touched)
+            raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times in a row")
+        except BaseException as exc:
+            self._versions[project_id], world.touched = STALE, set()  # changed here, maybe not in Redis
+            error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            if holder:  # released before anyone is answered
+                try:
+                    await self.redis.script("unlock", self.keys(project_id)[2:], [holder])
+                except StoreUnavailable:
+                    pass  # it lapses by itself
+            for done, answer in answers:
+                if not done.done():
+                    done.set_result(answer)
+            for _, done in group if error is not None else ():
+                if not done.done():
+                    done.set_exception(error if isinstance(error, Exception) else StoreUnavailable("shutting down"))
 
     async def _lock(self, project_id: str) -> str:
         """Take the project's lock (its holder's changes are the only ones written while it is held),
@@ -457,44 +554,22 @@ class RedisStore:
 class RedisJournal(JournalFormat):
     """The journal (see ``journal.py``) kept in Redis, with the same bounds, eviction and reading.
 
-    Entries recorded while a write is on its way go together in the next one (one round trip for all
-    of them); each request still waits until its own entry is in Redis."""
+    Entries recorded while a round trip is on its way go together in the next one (``Redis.script``);
+    each request still waits until its own entry is in Redis, so whoever it answered reads it next."""
 
     def __init__(self, redis_: Redis, limits: Limits, mask: list[str]):
         super().__init__(limits.journal_entries, limits.journal_bytes, limits.journal_body_bytes, mask)
         self.redis = redis_
         base = f"{PREFIX}:{{journal}}"
         self._usage, self._totals, self._list = f"{base}:usage", f"{base}:totals", f"{base}:p:"
-        self._waiting: list[tuple[tuple[str, list[str], list[Any]], asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
 
     async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
         weight = self.weigh(entry, True, size)
         tag = project_tag(entry.get("project_id"))
         text = json.dumps(_stored(entry), separators=(",", ":"))
         weight = max(weight, ENTRY_OVERHEAD + len(text))  # what Redis holds (a byte over 0x7f takes six)
-        call = ("record", [self._usage, self._totals, self._list + tag],
-                [tag, weight, text, self.size, self.max_bytes, self._list])
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((call, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write())
-        await done
-
-    async def _write(self) -> None:
-        """Write what is waiting, a batch per round trip, until nothing is."""
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                results = await self.redis.scripts_at_once([call for call, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - every waiting request learns why
-                for _, waiting in batch:
-                    if not waiting.done():
-                        waiting.set_exception(exc)
-            else:
-                for (_, waiting), result in zip(batch, results):
-                    if not waiting.done():
-                        waiting.set_result(result)
+        await self.redis.script("record", [self._usage, self._totals, self._list + tag],
+                                [tag, weight, text, self.size, self.max_bytes, self._list])
 
     async def read(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         return self.select(await self._lines(project_id), load=_loaded_line, **filters)

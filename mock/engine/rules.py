@@ -26,12 +26,17 @@ from .world import Clock, EffectError, ProjectWorld, iso
 log = logging.getLogger("cloud_backup_mock")
 MAX_HEADER_VALUE = 4096
 _HEADER_VALUE = re.compile(rf"[\t\x20-\x7e\xa0-\xff]{{0,{MAX_HEADER_VALUE}}}")
+# A rule's answer given by code (the test double's ``respond(handler=...)``): called with the rule, the
+# request and the project's state, inside the walk's step, it gives the rule's Outcome.
+Handler = Callable[[Rule, Request, ProjectWorld], Outcome]
 
 
 class Rules:
     def __init__(self, contract: Contract, store: Store, clock: Clock, limits: Limits,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep):
         self.contract, self.store, self.clock, self.limits, self.sleep = contract, store, clock, limits, sleep
+        # (project, added scenario) -> the code that answers its rules that have no response of their own
+        self.handlers: dict[tuple[str, str], Handler] = {}
 
     async def walk(self, request: Request, world: ProjectWorld,
                    chain: list[tuple[Scenario, dict[str, Any]]]) -> Outcome | None:
@@ -72,7 +77,8 @@ class Rules:
             return Outcome(0, scenario=rule.scenario, rule=rule.label, drop=True)
         if rule.response is not None:
             return self.respond(rule, request.operation, context)
-        return None
+        handler = self.handlers.get((request.project_id, rule.scenario)) if self.handlers else None
+        return handler(rule, request, world) if handler is not None else None
 
     def chain(self, request: Request, scenarios: dict[str, Scenario], world: ProjectWorld,
               global_active: list[Selection]) -> list[tuple[Scenario, dict[str, Any]]]:
@@ -104,10 +110,9 @@ class Rules:
             body = render(response.body, context)
         except TemplateError as exc:
             return self.scenario_failure(rule, [str(exc)])
-        unfit = [name for name, value in headers.items() if not _HEADER_VALUE.fullmatch(value)]
+        unfit = header_problems(headers)
         if unfit:  # a request's or a parameter's value never reaches a header unchecked
-            return self.scenario_failure(rule, [f"header {name}: the value is not one line of printable Latin-1 "
-                                                 f"text of at most {MAX_HEADER_VALUE} characters" for name in unfit])
+            return self.scenario_failure(rule, unfit)
         if not is_static(response.body):
             schema = operation.response_schema(response.status)
             problems = schema_errors(schema, body) if schema is not None else []
@@ -137,13 +142,19 @@ class Rules:
             "path": path_params, "query": request.query, "headers": request.headers, "body": request.body,
             "base_url": request.base_url, "params": {},
             "agent": state.agent, "agent_view": state.agent_view, "vault_request": state.request,
-            "agents_full": state.agents_full,
+            "agents_full": state.agents_full, "record": state.record,
             "caller_agent_id": caller_agent_id, "url": url,
             "uuid": lambda: str(uuid.uuid4()),
-            "now": lambda seconds=0: iso(self.clock() + timedelta(seconds=float(seconds))),
+            "now": lambda seconds=0: iso(state.world.now() + timedelta(seconds=float(seconds))),
             "merge": lambda *parts: {k: v for part in parts for k, v in (part or {}).items()},
             "status_phrase": lambda code: HTTPStatus(int(code)).phrase,
         })
+
+
+def header_problems(headers: dict[str, str]) -> list[str]:
+    """The headers of an answer whose value is not one line of printable Latin-1 text of bounded length."""
+    return [f"header {name}: the value is not one line of printable Latin-1 text of at most {MAX_HEADER_VALUE} "
+            "characters" for name, value in headers.items() if not _HEADER_VALUE.fullmatch(value)]
 
 
 @dataclass
@@ -186,7 +197,8 @@ class _Walk:
                 return rules.scenario_failure(rule, [str(exc)])
             if outcome is not None:
                 return outcome
-        return None
+        # No rule answers: the resource model does, for the operations on its kinds' paths.
+        return world.model.answer(self.request, world) if world.model is not None else None
 
 
 class _Current:
@@ -207,6 +219,9 @@ class _Current:
 
     def agents_full(self) -> bool:
         return self.world.agents_full()
+
+    def record(self, kind: str, record_id: Any) -> dict[str, Any] | None:
+        return self.world.record(kind, record_id)
 
 
 def _render(rule: Rule, compiled: Any, context: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ from .world import ProjectWorld
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1  # what a client is told to wait when the shared store cannot be reached
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}  # --state schemes naming a Redis Cluster
 
 
 def shown_url(url: str) -> str:
@@ -28,6 +29,14 @@ def shown_url(url: str) -> str:
     host = parts.hostname or ""
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"
                                             + (f":{parts.port}" if parts.port else "")))
+
+
+def cluster_seed(url: str) -> str | None:
+    """For a Redis Cluster URL (``redis+cluster://HOST:PORT``), the plain URL of its seed node (any
+    node: the client learns the others from it); None for a single Redis."""
+    scheme, sep, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower())
+    return f"{plain}{sep}{rest}" if plain and sep else None
 
 
 class StoreUnavailable(RuntimeError):

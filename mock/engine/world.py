@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -19,8 +20,9 @@ from ..contract.routes import path_segment
 from ..yaml_files import YAMLError, load_yaml
 
 Clock = Callable[[], datetime]
+FIRST_EVENT_ID = 5650135585  # the number before the first event a project records (the docs' examples are about there)
 # The parts of a project's state a change can touch (``ProjectWorld.touched``); keyed ones name the record.
-PARTS = ("agent", "token", "vault_request", "settings", "events", "selections", "added", "counts")
+PARTS = ("agent", "record", "token", "vault_request", "settings", "events", "clock", "selections", "added", "counts")
 # Kept on an agent's record, never shown: the registration fingerprint the token request compares.
 PRIVATE_AGENT_FIELDS = {"fingerprint"}
 
@@ -48,6 +50,14 @@ class Settings:
     max_vault_requests: int = 1000  # per project; the oldest are forgotten first
     max_agents: int = 1000  # per project; registering one more is refused (403)
     max_field_bytes: int = 8192  # any string in a request body, in UTF-8; longer: 400
+    auto_advance_after_seconds: float | None = 5  # a job's automatic move comes this long after its last (None: never)
+    auto_end_state: str | None = None  # how an automatic run ends (None: completed); e.g. completed_with_errors, failed
+    max_configurations: int = 1000  # per project; creating one more is refused (403)
+    max_backups: int = 1000  # per project; beyond, the oldest finished ones are forgotten (403 if none is)
+    max_restores: int = 1000  # likewise
+    max_cleanups: int = 1000  # likewise
+    max_logfiles: int = 100  # per project; likewise
+    max_events: int = 1000  # per project; the oldest are forgotten first
 
 
 @dataclass
@@ -60,6 +70,15 @@ class Seed:
     encryption_requests: list[dict[str, Any]] = field(default_factory=list)
     source: str = "world.yaml"
     limits: dict[str, Any] = field(default_factory=dict)  # world.yaml's `limits:` (the server's bounds)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # kind -> its records (not agents)
+    browse_requests: list[dict[str, Any]] = field(default_factory=list)
+    model: Any = None  # the resource model (resources.ResourceModel): kinds and lifecycles
+
+    @cached_property
+    def last_event_id(self) -> int:
+        """Where a project's event numbers go on from: after the seed's own events."""
+        numbers = [int(e["id"]) for e in self.records.get("event", []) if str(e.get("id", "")).isdigit()]
+        return max([FIRST_EVENT_ID, *numbers])
 
     @classmethod
     def load(cls, path: str | Path, examples: Callable[[str], Any] = lambda name: None,
@@ -73,34 +92,75 @@ class Seed:
         except (OSError, YAMLError, TypeError) as exc:
             raise ValueError(f"{path}: {exc}") from None
         settings.always_valid_tokens = tuple(settings.always_valid_tokens)
-        agents = []
-        for entry in data.get("agents") or []:
-            entry = dict(entry)
-            name = entry.pop("example", None)
-            base = copy.deepcopy(examples(name)) if name else {}
-            if name and not isinstance(base, dict):
-                problem = f"{path}: agent entry names example {name!r}, which the contract does not have"
-                if left_out is None:
-                    raise ValueError(problem)
-                left_out.append(f"{problem}; left out")
-                continue
-            agents.append({**base, **entry})
+        def entries(where: str, raw: Any) -> list[dict[str, Any]]:
+            out = []
+            for index, entry in enumerate(raw or []):
+                try:
+                    out.extend(_expand(entry, examples))
+                except ValueError as exc:
+                    problem = f"{path}: {where}[{index}]: {exc}"
+                    if left_out is None:
+                        raise ValueError(problem) from None
+                    left_out.append(f"{problem}; left out")
+            return out
+
+        agents = entries("agents", data.get("agents"))
+        records = data.get("records") or {}
+        if not isinstance(records, dict):
+            raise ValueError(f"{path}: records must be a mapping of kinds to lists of records")
+        records = {kind: entries(f"records.{kind}", listed) for kind, listed in records.items()}
         limits = data.get("limits") or {}
         if not isinstance(limits, dict):
             raise ValueError(f"{path}: limits must be a mapping of limit names to numbers")
-        return cls(settings, agents, data.get("verification_requests") or [],
-                   data.get("encryption_requests") or [], str(path), limits)
+        return cls(settings, agents, entries("verification_requests", data.get("verification_requests")),
+                   entries("encryption_requests", data.get("encryption_requests")), str(path), limits, records,
+                   entries("browse_requests", data.get("browse_requests")))
+
+
+def _expand(entry: Any, examples: Callable[[str], Any]) -> list[Any]:
+    """A seed entry with its example references filled in: a mapping ``{example: OPERATION, at: FIELD, ...}``
+    is that operation's documented success example (its field ``at``), with the mapping's other keys over it
+    (themselves expanded); ``{examples: OPERATION}`` is every item of a list example."""
+    if isinstance(entry, dict) and "examples" in entry:
+        found = examples(entry["examples"])
+        items = next((v for v in found.values() if isinstance(v, list)), None) if isinstance(found, dict) else None
+        if items is None:
+            raise ValueError(f"names example {entry['examples']!r}, which the contract does not have as a list")
+        return [copy.deepcopy(item) for item in items]
+    return [_expand_one(entry, examples)]
+
+
+def _expand_one(entry: Any, examples: Callable[[str], Any]) -> Any:
+    if isinstance(entry, list):
+        return [_expand_one(item, examples) for item in entry]
+    if not isinstance(entry, dict):
+        return entry
+    entry = dict(entry)
+    name, at = entry.pop("example", None), entry.pop("at", None)
+    base: Any = {}
+    if name:
+        base = copy.deepcopy(examples(name))
+        for key in (at.split(".") if at else []):
+            base = base.get(key) if isinstance(base, dict) else None
+        if base is not None and not isinstance(base, dict) and not entry:
+            return base  # a value of the example as it is (a list, a number)
+        if not isinstance(base, dict):
+            raise ValueError(f"names example {name!r}{f' at {at!r}' if at else ''}, which the contract does not "
+                             "have as an object")
+    return {**base, **{key: _expand_one(value, examples) for key, value in entry.items()}}
 
 
 @dataclass
 class VaultRequest:
-    kind: str  # "verification" or "encryption"
+    """A request the agent answers later: vault password verification and encryption, and browsing."""
+    kind: str  # "verification", "encryption", "agent_browse" or "backup_browse"
     id: str
-    agent_id: str  # the agent in the path: the one that carries the request out and reports
+    agent_id: str  # the record in the path (an agent; a backup for backup_browse), whose request it is
     target_agent_id: str
     created: datetime
     action: str | None = None  # encryption: "enabled" or "changed"
     result: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None  # browse requests: what was asked (path, the browsing agent)
 
 
 class ProjectWorld:
@@ -119,24 +179,83 @@ class ProjectWorld:
         self.tokens: dict[str, dict[str, Any]] = {}
         self.requests: dict[tuple[str, str], VaultRequest] = {}
         self.pending: deque[VaultRequest] = deque()  # not reported yet, oldest first
-        self.event_counter = 5650135585
+        self.event_counter = seed.last_event_id
         self.active: list[tuple[str, dict[str, Any]]] = []  # scenario selections: (name, parameters)
         self.added: dict[str, Any] = {}  # scenarios added at run time, by name, oldest first
         self.added_documents: dict[str, dict[str, Any]] = {}  # the documents they were made from
         self.counters: OrderedDict[tuple, int] = OrderedDict()  # (scenario, rule, params) -> turns taken
+        self.model = seed.model
+        # The other kinds' records (resources.yaml), kind -> id -> record, oldest first. Records are replaced,
+        # never changed in place: a world shares the seed's until it changes them.
+        self.records: dict[str, dict[str, dict[str, Any]]] = {}
+        self.moving: set[tuple[str, str]] = set()  # the jobs in a state the mock moves on from by itself
+        self.clock_offset = 0.0  # seconds this project's clock is ahead of the server's
         if empty:
             return
         for agent in seed.agents:
             record = copy.deepcopy(agent)
             record["project_id"] = record.get("project_id", project_id)
             self.agents[record["id"]] = record
-        for kind, entries in (("verification", seed.verification_requests), ("encryption", seed.encryption_requests)):
+        for kind, records in _seed_tables(seed, project_id).items():
+            self.records[kind] = dict(records)
+        kinds = (("verification", seed.verification_requests), ("encryption", seed.encryption_requests),
+                 *((entry.get("kind", ""), [entry]) for entry in seed.browse_requests))
+        for kind, entries in kinds:
             for entry in entries:
                 request = VaultRequest(kind, entry["id"], entry["agent_id"], entry.get("target_agent_id", entry["agent_id"]),
-                                       self.clock(), entry.get("action"), copy.deepcopy(entry.get("result")))
+                                       self.clock(), entry.get("action"), copy.deepcopy(entry.get("result")),
+                                       copy.deepcopy(entry.get("details")))
                 self.requests[(kind, request.id)] = request
         # Pending: the requests not reported yet, oldest first (what a shared store reads back too).
         self.pending.extend(r for r in self.requests.values() if r.result is None)
+
+    # ---- the project's clock: the server's, moved on by ``advance``
+    def now(self) -> datetime:
+        return self.clock() + timedelta(seconds=self.clock_offset) if self.clock_offset else self.clock()
+
+    def effect_advance_clock(self, seconds: float) -> float:
+        """Move this project's clock on (never back): tokens expire, reports and jobs fall due."""
+        seconds = float(seconds)
+        if not seconds >= 0 or seconds > 10 * 365 * 86400:
+            raise EffectError(f"effect 'advance_clock': seconds must be between 0 and ten years, not {seconds!r}")
+        self.clock_offset += seconds
+        self.touch("clock")
+        self.tick()
+        return self.clock_offset
+
+    # ---- records of every kind (resources.yaml); agents are the agent kind's
+    def table(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.agents if kind == "agent" else self.records.setdefault(kind, {})
+
+    def record(self, kind: str, record_id: Any) -> dict[str, Any] | None:
+        if not isinstance(record_id, str):
+            return None
+        table = self.agents if kind == "agent" else self.records.get(kind)
+        return table.get(record_id) if table else None
+
+    def put(self, kind: str, record: dict[str, Any]) -> None:
+        """Keep ``record`` (a new dict: records are never changed in place) as its kind's ``id``."""
+        record_id = record.get("id", "")
+        self.table(kind)[record_id] = record
+        self.touch("agent" if kind == "agent" else "record", record_id if kind == "agent" else (kind, record_id))
+        self.track(kind, record)
+
+    def remove(self, kind: str, record_id: str) -> None:
+        if self.table(kind).pop(record_id, None) is not None:
+            self.touch("agent" if kind == "agent" else "record", record_id if kind == "agent" else (kind, record_id))
+        self.moving.discard((kind, record_id))
+
+    def track(self, kind: str, record: dict[str, Any]) -> None:
+        """Whether the mock moves ``record`` on by itself (its state has an automatic move)."""
+        spec = self.model.kinds.get(kind) if self.model is not None else None
+        state = spec.lifecycle.states.get(record.get("state")) if spec is not None and spec.lifecycle else None
+        if state is not None and state.auto and record.get("_moved"):  # seeded records stay as they are
+            self.moving.add((kind, record.get("id", "")))
+        else:
+            self.moving.discard((kind, record.get("id", "")))
+
+    def next_event_id(self) -> str:
+        return self._event()
 
     # ---- reading (template helpers)
     def agent(self, agent_id: Any) -> dict[str, Any] | None:
@@ -159,7 +278,7 @@ class ProjectWorld:
         if token_id in self.settings.always_valid_tokens:
             return {"id": token_id, "agent_id": None, "expires": None}
         token = self.tokens.get(token_id)
-        if token is None or token["expires_at"] <= self.clock():
+        if token is None or token["expires_at"] <= self.now():
             return None
         return token
 
@@ -170,13 +289,15 @@ class ProjectWorld:
 
     # ---- time: the agent reports on its own after a delay, unless told otherwise
     def tick(self) -> None:
-        now = self.clock()
+        now = self.now()
         while self.tokens:
             oldest = next(iter(self.tokens.values()))
             if oldest["expires_at"] > now and len(self.tokens) <= self.settings.max_tokens:
                 break
             del self.tokens[oldest["id"]]
             self.touch("token", oldest["id"])
+        if self.model is not None:
+            self.model.advance(self)
         delay = self.settings.auto_report_after_seconds
         if delay is None:
             return
@@ -188,8 +309,10 @@ class ProjectWorld:
                 continue  # forgotten, or reported already
             if request.kind == "verification":
                 self._report_verification(request, self.settings.auto_report_verified)
-            else:
+            elif request.kind == "encryption":
                 self._report_encryption(request, request.action or "enabled", self.settings.auto_report_succeeded)
+            else:
+                self._report_browse(request, True)
 
     # ---- effects
     def apply(self, effect: str, args: dict[str, Any]) -> Any:
@@ -229,7 +352,7 @@ class ProjectWorld:
                 "encrypted": False, "region": region, "use_internal": bool(use_internal),
                 "links": [{"href": f"{base_url}/v1/vaults/phoenix_{vault_id}", "rel": "publicURL"}],
             },
-            "log_level": "warn", "registered_time": self.clock().isoformat(),
+            "log_level": "warn", "registered_time": self.now().isoformat(),
             "links": [{"href": agent_url, "rel": "self"}] + [
                 {"href": f"{agent_url}/{rel}", "rel": rel}
                 for rel in ("activities", "configuration", "configurations", "events", "logfiles", "status")],
@@ -240,7 +363,7 @@ class ProjectWorld:
         return record
 
     def effect_issue_token(self, agent_id: str | None = None) -> dict[str, Any]:
-        expires = self.clock() + timedelta(seconds=self.settings.token_ttl_seconds)
+        expires = self.now() + timedelta(seconds=self.settings.token_ttl_seconds)
         token = {"id": str(uuid.uuid4()), "agent_id": agent_id, "expires": iso(expires), "expires_at": expires}
         self.tokens[token["id"]] = token
         self.touch("token", token["id"])
@@ -261,14 +384,16 @@ class ProjectWorld:
         self.touch("agent", agent_id)
         return agent["vault"]["encrypted"]
 
-    def effect_create_request(self, kind: str, agent_id: str, target_agent_id: str | None = None) -> VaultRequest:
-        if kind not in ("verification", "encryption"):
-            raise EffectError(f"effect 'create_request': kind must be verification or encryption, not {kind!r}")
+    def effect_create_request(self, kind: str, agent_id: str, target_agent_id: str | None = None,
+                              details: dict[str, Any] | None = None) -> VaultRequest:
+        if kind not in REQUEST_KINDS:
+            raise EffectError(f"effect 'create_request': kind must be one of {', '.join(REQUEST_KINDS)}, not {kind!r}")
         target = target_agent_id or agent_id
         action = None
         if kind == "encryption":
             action = "changed" if (self.agent(target) or {}).get("vault", {}).get("encrypted") else "enabled"
-        request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.clock(), action)
+        request = VaultRequest(kind, str(uuid.uuid4()), agent_id, target, self.now(), action,
+                               details=copy.deepcopy(details) if isinstance(details, dict) else None)
         self.requests[(kind, request.id)] = request
         self.pending.append(request)
         self.touch("vault_request", (kind, request.id))
@@ -303,7 +428,7 @@ class ProjectWorld:
     def _report_verification(self, request: VaultRequest, verified: bool) -> dict[str, Any]:
         self.touch("vault_request", (request.kind, request.id))
         request.result = {
-            "id": self._event(), "time": iso(self.clock()), "event": "vault_password_verified",
+            "id": self._event(), "time": iso(self.now()), "event": "vault_password_verified",
             "agent": {"id": request.agent_id}, "request_id": request.id, "valid": bool(verified),
         }
         return request.result
@@ -311,7 +436,7 @@ class ProjectWorld:
     def _report_encryption(self, request: VaultRequest, action: str, succeeded: bool) -> dict[str, Any]:
         self.touch("vault_request", (request.kind, request.id))
         request.result = {
-            "id": self._event(), "time": iso(self.clock()),
+            "id": self._event(), "time": iso(self.now()),
             "event": "vault_encryption_changed" if action == "changed" else "vault_encryption_enabled",
             "agent": {"id": request.agent_id}, "request_id": request.id, "succeeded": bool(succeeded),
         }
@@ -319,6 +444,40 @@ class ProjectWorld:
             self.agents[request.target_agent_id]["vault"]["encrypted"] = True
             self.touch("agent", request.target_agent_id)
         return request.result
+
+    def effect_report_browse(self, kind: str, request_id: str, succeeded: bool = True) -> dict[str, Any]:
+        request = self.requests.get((kind, request_id))
+        if request is None:
+            raise EffectError(f"effect 'report_browse': no {kind} request {request_id!r} in project {self.project_id!r}")
+        return self._report_browse(request, succeeded)
+
+    def _report_browse(self, request: VaultRequest, succeeded: bool) -> dict[str, Any]:
+        """The agent's answer to a browse request: the listing of the path asked for (one item, the docs' kind)."""
+        self.touch("vault_request", (request.kind, request.id))
+        details = request.details or {}
+        path = str(details.get("path") or "/")
+        request.result = {
+            "id": self._event(), "time": iso(self.now()),
+            "event": "host_browsed" if request.kind == "agent_browse" else "backup_browsed",
+            "agent": {"id": details.get("agent_id") or request.target_agent_id}, "request_id": request.id,
+            "succeeded": bool(succeeded), "path": path.rstrip("/") + "/",
+            "items": [{"name": "initrd.img", "bytes": 0, "mime_type": "application/x-symlink-file"}] if succeeded else [],
+        }
+        if details.get("path_encoded"):
+            request.result["path_encoded"] = details["path_encoded"]
+        return request.result
+
+    def effect_move_vault(self, agent_id: str, source_agent_id: str) -> dict[str, Any]:
+        """The source agent's vault becomes ``agent_id``'s; the source agent, left without one, is gone."""
+        agent, source = self.agent(agent_id), self.agent(source_agent_id)
+        if agent is None or source is None:
+            missing = agent_id if agent is None else source_agent_id
+            raise EffectError(f"effect 'move_vault': no agent {missing!r} in project {self.project_id!r}")
+        self.agents[agent_id] = {**agent, "vault": copy.deepcopy(source["vault"])}
+        self.touch("agent", agent_id)
+        if source_agent_id != agent_id:
+            self.remove("agent", source_agent_id)
+        return self.agents[agent_id]
 
     # ---- choices: which scenarios answer for the project
     def select(self, selections: list[tuple[str, dict[str, Any]]]) -> None:
@@ -370,6 +529,30 @@ class ProjectWorld:
         lock = self.lock
         self.__dict__.update(other.__dict__)
         self.lock = lock
+
+
+REQUEST_KINDS = ("verification", "encryption", "agent_browse", "backup_browse")
+
+
+def _seed_tables(seed: Seed, project_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """The seed's records per kind, made once per seed and project id (shared: records are never changed in place)."""
+    cache = seed.__dict__.setdefault("_tables", OrderedDict())
+    tables = cache.get(project_id)
+    if tables is None:
+        tables = {}
+        for kind, records in seed.records.items():
+            table = tables.setdefault(kind, {})
+            for record in records:
+                record = copy.deepcopy(record)
+                if "project_id" in record:
+                    record["project_id"] = project_id
+                table[str(record.get("id", ""))] = record
+        cache[project_id] = tables
+        while len(cache) > 64:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(project_id)
+    return tables
 
 
 def effect_names() -> list[str]:

@@ -31,7 +31,9 @@ class Admin:
         try:
             await self.engine.add_scenario(project_id, body)
         except ScenarioError as exc:
-            return 400, error_document(f"The scenario cannot be used: {exc.problems[0]}", exc.problems)
+            more = len(exc.problems) - 1  # every problem is in errors, one each; the message names the first
+            return 400, error_document(f"The scenario cannot be used: {exc.problems[0]}"
+                                       + (f" (and {more} more problem(s), in errors)" if more else ""), exc.problems)
         return 201, await self.engine.selection(project_id)
 
     async def removeProjectScenario(self, project_id: str, name: str) -> Answer:  # noqa: N802
@@ -40,6 +42,12 @@ class Admin:
             problem = f"project {project_id} has no added scenario {name!r}; added: {', '.join(added) or 'none'}"
             return 404, error_document(f"Not found: {problem}", [problem])
         return 200, await self.engine.selection(project_id)
+
+    async def getProjectClock(self, project_id: str) -> Answer:  # noqa: N802
+        return 200, await self.engine.clock_of(project_id)
+
+    async def advanceProjectClock(self, project_id: str, body: dict[str, Any]) -> Answer:  # noqa: N802
+        return 200, await self.engine.advance_clock(project_id, body["advance"])
 
     async def verifyRequests(self, body: dict[str, Any]) -> Answer:  # noqa: N802
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from typing import Any
 
@@ -27,6 +28,18 @@ from ..engine import Engine, Journal, build_engine
 from ..internals import connexion_spec_check_skipped, openapi_30_schema
 from ..shipped import package_file
 from ..yaml_files import load_yaml
+
+
+class _OneBodyManyTypes(logging.Filter):
+    """Connexion warns whenever an operation's body may come in more than one media type; the contract's
+    JSON Patch bodies legitimately do (application/json-patch+json and application/json), so that line is
+    noise for every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("this operation accepts multiple content types")
+
+
+logging.getLogger("connexion.operations.openapi3").addFilter(_OneBodyManyTypes())
 from .admin import Admin
 from .dispatch import AdminOperation, Dispatcher, EngineOperation
 from .errors import install_error_handlers, unhandled_error

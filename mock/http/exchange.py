@@ -23,6 +23,9 @@ log = logging.getLogger("cloud_backup_mock.requests")
 _KEY = "cloud_backup_mock.request"
 _NOT_JOURNALED = ("/__mock", "/ui", "/openapi.json")
 _GONE = object()  # what _read_body returns when the client disconnected before its body was read
+# A server without a socket (the test double's transports) hangs up through this callable in the scope's
+# "extensions"; uvicorn's connection is closed through its ``receive``.
+HANG_UP_EXTENSION = "cloud_backup_mock.hang_up"
 
 
 def request_of(scope: dict[str, Any]) -> Request:
@@ -56,7 +59,7 @@ class ExchangeMiddleware:
         async def send_or_hang_up(message):
             if exchange.dropped:
                 if message["type"] == "http.response.start":
-                    _hang_up(receive)
+                    _hang_up(scope, receive)
                 return
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
@@ -210,7 +213,10 @@ async def send_answer(send, status: int, headers: list[tuple[bytes, bytes]], bod
     await send({"type": "http.response.body", "body": body})
 
 
-def _hang_up(receive) -> None:
+def _hang_up(scope, receive) -> None:
     """Close the client's connection without a response."""
-    if not hang_up(receive):
+    own = (scope.get("extensions") or {}).get(HANG_UP_EXTENSION)
+    if own is not None:
+        own()
+    elif not hang_up(receive):
         raise ConnectionAbortedError("scenario dropped the connection")

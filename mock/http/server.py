@@ -7,6 +7,7 @@ root logger, so the bounded, non-blocking writer of ``logs.py`` carries them lik
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import socket
@@ -81,8 +82,19 @@ def run_foreground(app, sock: socket.socket, limits: Limits, workers: int = 1) -
         uvicorn.Server(config).run(sockets=[sock])
 
 
+class _LoopKeepingServer(uvicorn.Server):
+    """uvicorn's server, keeping the event loop it serves on (``serve`` runs on it)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets=sockets)
+
+
 class BackgroundServer:
-    """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns."""
+    """A real HTTP server on a free port, started in a thread and ready when :meth:`start` returns.
+    ``loop`` is the event loop that serves it (the test double's transports run requests there too)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, **config):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -91,13 +103,17 @@ class BackgroundServer:
         self.host, self.port = self.sock.getsockname()[:2]
         self.app = app
         limits = getattr(getattr(app, "engine", None), "limits", None) or Limits()
-        self.server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
+        self.server = _LoopKeepingServer(uvicorn.Config(app, **{**uvicorn_options(limits), **config}))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name=f"cloud-backup-mock-{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.server.loop
 
     def start(self, timeout: float = 15.0) -> "BackgroundServer":
         self.thread.start()

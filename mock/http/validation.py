@@ -128,6 +128,7 @@ class ValidationOperation:
         self.declared = frozenset(c.lower() for c in operation.consumes)
         self.consumes = MediaTypeDict([(c, None) for c in self.declared])
         self.body_required = bool(operation.request_body.get("required", False))
+        self.patch = bool(operation.request_body.get("x-patchable"))  # a JSON Patch of listed members
         self._bodies: dict[str, tuple[dict[str, Any], bool]] = {}  # declared media type -> (schema, nullable)
 
     def _body(self, mime_type: str) -> tuple[dict[str, Any], bool]:
@@ -175,6 +176,8 @@ class ValidationOperation:
                     raise BadRequestProblem(detail="body: a JSON request body is required")
             else:
                 problems = schema_errors(schema, body)
+                if problems and self.patch:  # what a patch may change is the operation's: the message names it
+                    problems = [f"{self.operation.operation_id}: {problem}" for problem in problems]
                 if problems:
                     problem = BadRequestProblem(detail=problems[0])
                     problem.ext = {"errors": problems}

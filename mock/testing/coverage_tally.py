@@ -59,13 +59,17 @@ class SessionTally:
 
 
 class TalliedJournal:
-    """A journal that also counts each exchange it is given in a :class:`SessionTally`."""
+    """A journal that also counts each exchange it is given in a :class:`SessionTally`, and takes the
+    scenario that answered it out of ``waiting`` (the ``respond()`` stubs that have not answered yet)."""
 
     def __init__(self, journal: Journal, tally: SessionTally):
         self._journal, self.tally = journal, tally
+        self.waiting: set[str] = set()
 
     async def add(self, entry: dict[str, Any], size: int | None = None) -> None:
         self.tally.add(entry)
+        if self.waiting:
+            self.waiting.discard(entry.get("scenario"))
         await self._journal.add(entry, size)
 
     def __getattr__(self, name: str) -> Any:

@@ -18,7 +18,6 @@ from typing import Any, Callable, TypeVar
 
 from ..config import MockConfig
 from ..contract import coverage_of
-from ..engine.samples import sample_body
 from ..engine.scenarios import ScenarioError
 from ..engine import build_engine, complete
 from ..engine.verification import known_operation, short_json, verify
@@ -27,6 +26,8 @@ from ..http.app import create_app
 from ..http.server import BackgroundServer
 from . import DOCS_PROJECT
 from .coverage_tally import SessionTally, TalliedJournal
+from .handlers import Failures, HandlerStub, StubRequest, documented_body
+from .transport import AsyncMockTransport, MockTransport
 
 T = TypeVar("T")
 EXCHANGES_SHOWN = 20  # a failing test's report shows this many of its latest exchanges
@@ -53,7 +54,10 @@ class MockServer:
         self.engine, self.journal = self.app.engine, self.app.journal
         self._responses = 0
         self._stubs: list[Stub] = []  # respond() stubs not marked optional, until the next reset
+        self._handler_failures = Failures()
         self._server = BackgroundServer(self.app, host=host, port=port)
+        self.transport = MockTransport(self.app, lambda: self._server.loop)
+        self.async_transport = AsyncMockTransport(self.app, lambda: self._server.loop)
 
     @property
     def url(self) -> str:
@@ -78,6 +82,11 @@ class MockServer:
         complete(self.engine.reset(project_id))
         complete(self.journal.remove(project_id))
         self._stubs = [s for s in self._stubs if project_id is not None and s.project_id != project_id]
+        self.journal.waiting.intersection_update(stub.name for stub in self._stubs)
+        handlers = self.engine.rules.handlers
+        for key in [key for key in handlers if project_id is None or key[0] == project_id]:
+            del handlers[key]
+        self._handler_failures.clear(project_id)
 
     def use(self, *scenarios: str, project_id: str = DOCS_PROJECT) -> None:
         """Make these scenarios answer first for ``project_id`` (``"name;key=value"`` sets a parameter);
@@ -128,27 +137,62 @@ class MockServer:
         self.change(lambda world: world.apply("set_vault_encrypted", {"agent_id": agent_id, "encrypted": encrypted}),
                     project_id)
 
+    # ---- resources and time (the kinds of resources.yaml)
+    def advance(self, seconds: float, project_id: str = DOCS_PROJECT) -> dict[str, Any]:
+        """Move the project's clock on by ``seconds`` without sleeping: tokens expire, vault and browse requests
+        are reported and jobs move on as if that time had passed. Returns the clock (``now``, ``advanced_seconds``)."""
+        return complete(self.engine.advance_clock(project_id, seconds))
+
+    def create(self, kind: str, project_id: str = DOCS_PROJECT, **fields: Any) -> dict[str, Any]:
+        """Make a record of ``kind`` (``configuration``, ``backup``, ``restore``, ``cleanup``, ``logfile``)
+        straight in the world, as its create operation would with ``fields`` as the body (a logfile's agent as
+        ``agent_id=``), and return it as the API shows it. Unknown fields raise ValueError."""
+        model = self.engine.seed.model
+        request = model.creation(kind, project_id, fields, self.url)
+        outcome = self.change(lambda world: model.answer(request, world), project_id)
+        if outcome is None or outcome.status >= 300:
+            raise ValueError((outcome.body or {}).get("message") if outcome else f"no {kind} made")
+        return outcome.body if outcome.body is not None else {}
+
+    def move(self, kind: str, record_id: str, state: str, project_id: str = DOCS_PROJECT) -> None:
+        """Put a record in ``state`` straight away (its lifecycle's rules are not asked)."""
+        model = self.engine.seed.model
+        self.change(lambda world: model.force(world, kind, record_id, state), project_id)
+
+    def record(self, kind: str, record_id: str, project_id: str = DOCS_PROJECT) -> dict[str, Any] | None:
+        """A record of the project's world as it is kept (private fields included), or None."""
+        self.engine.seed.model.kind(kind)
+        return self.world(project_id).record(kind, record_id)
+
     # ---- inline behaviour
     def respond(self, operation: str, *, status: int | None = None, body: Any = None,
-                headers: dict[str, Any] | None = None, times: int | None = None, match: dict[str, Any] | None = None,
-                delay: float | None = None, drop: bool = False, optional: bool = False,
-                project_id: str = DOCS_PROJECT) -> str:
+                headers: dict[str, Any] | None = None, handler: Callable[[StubRequest], dict[str, Any]] | None = None,
+                times: int | None = None, match: dict[str, Any] | None = None, delay: float | None = None,
+                drop: bool = False, optional: bool = False, project_id: str = DOCS_PROJECT) -> str:
         """Answer ``operation`` with ``status`` (and ``body``, ``headers``) for ``project_id``, before
         anything else, until the project is reset (after each test, with the fixture); the most recent
         ``respond()`` is tried first. ``body=None``: the documented example for that status (or a
-        schema-valid one). ``times``: only that many times. ``match``: as in scenario files
+        schema-valid one). ``handler=fn`` (instead of ``status``): ``fn(request)`` computes each answer
+        (see ``handlers.py``). ``times``: only that many times. ``match``: as in scenario files
         (``{"body": {"id": "..."}, "headers": {...}}``). ``delay``: seconds to wait before answering.
         ``drop=True``: close the connection without answering (no ``status``). Checked against the
         contract at once: a status, header or body the contract does not allow raises ValueError naming
-        why. A stub that never answers by the end of the test fails it (see :meth:`assert_all_called`)
-        unless ``optional=True``. Returns the name of the scenario it made (``respond-N``)."""
+        why (a handler's answers, when it gives them). A stub that never answers by the end of the test
+        fails it (see :meth:`assert_all_called`) unless ``optional=True``. Returns the name of the
+        scenario it made (``respond-N``)."""
         known_operation(self.engine.contract, operation)
-        if drop == (status is not None):
-            raise ValueError(f"respond({operation!r}) takes either status= (an answer) or drop=True (no answer)")
+        if (status is not None) + drop + (handler is not None) != 1:
+            raise ValueError(f"respond({operation!r}) takes one of status= (an answer), handler= (code that "
+                             "answers) or drop=True (no answer)")
         rule: dict[str, Any] = {"operation": operation}
         if drop:
             rule["drop"] = True
             what = "drop"
+        elif handler is not None:
+            if not callable(handler) or body is not None or headers is not None:
+                raise ValueError(f"respond({operation!r}, handler=...) takes a function of the request, and no "
+                                 "body= or headers= (the handler returns them)")
+            what = f"handler={getattr(handler, '__qualname__', None) or repr(handler)}"
         else:
             rule["response"] = self._response(operation, status, body, headers)
             what = f"status={status}"
@@ -161,9 +205,17 @@ class MockServer:
         self._responses += 1
         name = f"respond-{self._responses}"
         description = f"respond({operation}, {what})"
+        # In place before the stub's rule can be reached: its handler, and its name among those waiting.
+        if handler is not None:
+            self.engine.rules.handlers[(project_id, name)] = HandlerStub(
+                name, description, handler, self.engine.rules, self._handler_failures)
+        if not optional:
+            self.journal.waiting.add(name)
         try:
             complete(self.engine.add_scenario(project_id, {"name": name, "description": description, "rules": [rule]}))
         except ScenarioError as exc:
+            self.engine.rules.handlers.pop((project_id, name), None)
+            self.journal.waiting.discard(name)
             raise ValueError(f"respond({operation!r}, {what}) does not fit the contract:\n"
                              + "\n".join(exc.problems)) from None
         if not optional:
@@ -171,11 +223,8 @@ class MockServer:
         return name
 
     def _response(self, operation: str, status: int, body: Any, headers: dict[str, Any] | None) -> dict[str, Any]:
-        spec = self.engine.contract.operation(operation)
-        if body is None and spec.response_schema(status) is not None:
-            body = spec.response_example(status)
-            if body is None:
-                body = sample_body(spec.response_schema(status), status)
+        if body is None:
+            body = documented_body(self.engine.contract.operation(operation), status)
         response: dict[str, Any] = {"status": status}
         if headers:
             response["headers"] = headers
@@ -187,14 +236,24 @@ class MockServer:
         """Assert that every ``respond()`` stub (but those made with ``optional=True``) answered at least
         once since the last reset; the fixture does this when a test's body passes."""
         __tracebackhide__ = True
-        if not self._stubs:
-            return
-        used = {entry.get("scenario") for entry in complete(self.journal.read())}
-        unused = [stub for stub in self._stubs if stub.name not in used]
+        unused = [stub for stub in self._stubs if stub.name in self.journal.waiting]
         if unused:
             lines = [f"  {stub.name}: {stub.description} for project {stub.project_id}" for stub in unused]
             raise AssertionError(f"{len(unused)} respond() stub(s) never used:\n" + "\n".join(lines)
                                  + "\n(pass optional=True to respond() for a stub a test may leave unused)")
+
+    def assert_no_handler_errors(self) -> None:
+        """Assert that no ``respond(handler=...)`` handler raised or returned an answer the contract does
+        not allow since the last reset (each was answered 500, naming the stub); the fixture does this
+        after every test."""
+        __tracebackhide__ = True
+        message = self._handler_failures.message()
+        if message:
+            raise AssertionError(message)
+
+    def handler_errors(self) -> str | None:
+        """What :meth:`assert_no_handler_errors` would say (None: nothing)."""
+        return self._handler_failures.message()
 
     # ---- the journal, for assertions
     def requests(self, operation: str | None = None, project_id: str | None = None,

@@ -2,9 +2,10 @@
 
 - ``cloud_backup_mock_server`` (session): one real mock server for the test session;
 - ``cloud_backup_mock`` (function): the same server, reset (state, scenarios, journal) around each test;
-  a test whose body passes fails when a ``respond()`` stub it made (not ``optional=True``) never
-  answered; when such a test fails, its report has a "cloud-backup-mock exchanges" section: the test's
-  latest 20 requests and what the mock answered.
+  a test whose body passes fails when a ``respond()`` handler it made failed (raised, or answered outside
+  the contract), or a ``respond()`` stub it made (not ``optional=True``) never answered; when such a test
+  fails, its report has a "cloud-backup-mock exchanges" section: the test's latest 20 requests and what
+  the mock answered (and a "cloud-backup-mock handler errors" section when a handler failed).
 
 Options: ``--cloud-backup-mock-port``, ``--cloud-backup-mock-scenarios DIR``,
 ``--cloud-backup-mock-scenario-file FILE`` (repeatable); ``--cloud-backup-mock-coverage[=FILE]`` prints,
@@ -84,6 +85,7 @@ def pytest_runtest_call(item: pytest.Item):
     mock = getattr(item, "funcargs", {}).get("cloud_backup_mock")
     if mock is not None:
         try:
+            mock.assert_no_handler_errors()
             mock.assert_all_called()
         except AssertionError as exc:  # the test's own failure: no traceback through this plugin
             pytest.fail(str(exc), pytrace=False)
@@ -97,6 +99,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         mock = getattr(item, "funcargs", {}).get("cloud_backup_mock")
         if mock is not None:
             report.sections.append(("cloud-backup-mock exchanges", mock.exchanges()))
+            failures = mock.handler_errors()
+            if failures:
+                report.sections.append(("cloud-backup-mock handler errors", failures))
     return report
 
 

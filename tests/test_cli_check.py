@@ -2,6 +2,7 @@
 what it really tested per operation. Every server here is a real one on a free port."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,26 +49,22 @@ def junit_cases(path):
     return {case.get("name"): case for case in ElementTree.parse(path).getroot().iter("testcase")}
 
 
-# The mock is stateful and schemathesis sends every operation to the same few projects: once an earlier
-# request deleted the docs' log file (or the agent a browse needs), what needs it finds only 404s.
-EMPTIED_BY_EARLIER_DELETES = ["deleteLogfile", "requestBackupBrowse", "updateLogfile"]
-
-
 def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_server, tmp_path):
+    # The mock is stateful: the deletes run last, the deepest paths first, so every operation meets the docs'
+    # records and none is accepted untested.
     report, junit, har = tmp_path / "report.json", tmp_path / "junit.xml", tmp_path / "exchanges.har"
-    accepted = [arg for op in EMPTIED_BY_EARLIER_DELETES for arg in ("--allow-untested", op)]
+    cloud_backup_mock_server.reset()
     result = run_check(cloud_backup_mock_server.url, "--auth-token", DOCS_TOKEN, "--report", str(report),
-                       "--junit-xml", str(junit), "--har", str(har), "--seed", "1", *accepted)
+                       "--junit-xml", str(junit), "--har", str(har), "--seed", "1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout and f"Tested: {len(OPERATIONS)}" in result.stdout
+    rounds = [line for line in result.stdout.splitlines() if line.startswith("check: round ")]
+    assert rounds == ["check: round 1: every operation but the deletes", "check: round 2: delete: deleteLogfile",
+                      "check: round 3: deletes: deleteAgent, deleteConfiguration"]
+    tested = [int(n) for n in re.findall(r"^\s*Tested: (\d+)", result.stdout, re.M)]
+    assert sum(tested) == len(OPERATIONS) and "Failures:" not in result.stdout
+    assert "; every operation tested)." in result.stdout
     operations = json.loads(report.read_text())["operations"]
-    untested = sorted(op for op, o in operations.items() if not o["tested"])
-    assert set(untested) <= set(EMPTIED_BY_EARLIER_DELETES)
-    assert all(operations[op]["reason"].startswith("only 404") for op in untested)
-    assert (f"every operation tested but {', '.join(untested)}, accepted untested" if untested
-            else "every operation tested") in result.stdout
-    operations = {op: o for op, o in operations.items() if op not in untested}
-    assert sorted(operations) == sorted(set(OPERATIONS) - set(untested))
+    assert sorted(operations) == sorted(OPERATIONS)
     get_agent = operations["getAgent"]
     assert get_agent["tested"] is True and get_agent["reason"] is None
     assert get_agent["seen"]["200"] >= 1 and get_agent["requests"] == sum(get_agent["seen"].values())
@@ -76,16 +73,17 @@ def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_ser
     # The table: one row per operation, with what it got.
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in OPERATIONS}
     assert set(rows) == set(OPERATIONS)
-    assert all(row.rstrip().endswith("untested, allowed" if op in untested else "tested") for op, row in rows.items())
+    assert all(row.rstrip().endswith(" tested") for row in rows.values())
     assert f"200x{get_agent['seen']['200']}" in rows["getAgent"]
     cases = junit_cases(junit)
-    assert sorted(cases) == sorted(OPERATIONS) and not any(len(case) for op, case in cases.items() if op not in untested)
+    assert sorted(cases) == sorted(OPERATIONS) and not any(len(case) for case in cases.values())
     # The HAR file asked for is kept, and the reports listed are those that still exist.
     assert json.loads(har.read_text())["log"]["entries"]
-    assert f"HAR: {har}" in result.stdout and "VCR:" not in result.stdout and "st replay" not in result.stdout
+    assert f"HAR: {har} (every request and answer, of every round)" in result.stdout and "VCR:" not in result.stdout and "st replay" not in result.stdout
 
 
 def test_check_with_a_wrong_token_is_untested_and_names_the_cause(cloud_backup_mock_server, tmp_path):
+    cloud_backup_mock_server.reset()  # the session's mock is stateful: an earlier check may have deleted the docs' agent
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     result = run_check(cloud_backup_mock_server.url, "--auth-token", "expired-staging-token", "--include-operation-id",
                        "getAgent", "--include-operation-id", "authenticateAgent", "--junit-xml", str(junit),
@@ -211,3 +209,21 @@ def test_check_refuses_an_unknown_operation(cloud_backup_mock_server):
     result = run_check(cloud_backup_mock_server.url, "--allow-untested", "getAgnet")
     assert result.returncode == 2 and "--allow-untested 'getAgnet' is not an operation" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_deletes_run_last_and_the_deepest_paths_first():
+    from cloud_backup_mock.testing.check import CheckOptions, rounds
+
+    contract = Contract.load()
+    every = rounds(CheckOptions(spec_file=Path("openapi.yaml"), base_url="http://x"), contract)
+    assert [(label, phases) for label, _, phases in every] == [
+        ("every operation but the deletes", "examples,coverage,fuzzing,stateful"),
+        ("delete: deleteLogfile", "examples,coverage,fuzzing"),
+        ("deletes: deleteAgent, deleteConfiguration", "examples,coverage,fuzzing")]
+    assert sorted(op for _, ops, _ in every for op in ops) == OPERATIONS
+    # Operations chosen: no stateful phase (links to the others cannot be followed), still deletes last.
+    chosen = rounds(CheckOptions(spec_file=Path("openapi.yaml"), base_url="http://x",
+                                 operation_ids=("deleteAgent", "getAgent", "deleteLogfile")), contract)
+    assert chosen == [("every operation but the deletes", ["getAgent"], "examples,coverage,fuzzing"),
+                      ("delete: deleteLogfile", ["deleteLogfile"], "examples,coverage,fuzzing"),
+                      ("delete: deleteAgent", ["deleteAgent"], "examples,coverage,fuzzing")]

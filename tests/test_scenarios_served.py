@@ -10,8 +10,9 @@ from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN, MockServer
 from test_default_world import CONTRACT, NOT_ENCRYPTED, docs_request, register
 
 AGENT_URL = f"/v2/110011/agents/{DOCS_AGENT}"
-SHIPPED = ["connection-dropped", "credentials-rejected", "default", "encryption-disabled", "fingerprint-conflict",
-           "password-invalid", "server-error", "slow", "upstream-unavailable", "verification-pending"]
+SHIPPED = ["agent-never-picks-up", "backup-fails-partway", "connection-dropped", "credentials-rejected", "default",
+           "encryption-disabled", "fingerprint-conflict", "password-invalid", "restore-conflict", "server-error", "slow",
+           "upstream-unavailable", "verification-pending"]
 
 
 def test_fingerprint_conflict(client, mock):

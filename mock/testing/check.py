@@ -5,7 +5,12 @@ Exit status: 0, the server keeps to the contract and every operation was tested;
 (schemathesis prints each failure with a curl line); 2, something could not be tested: the URL does not
 answer, an operation never got a documented success for a valid request (and was not accepted with
 ``--allow-untested``), or schemathesis itself could not run. What each operation got is counted from
-schemathesis's VCR cassette (``check_tally.py``) and printed as a table after its output.
+schemathesis's VCR cassettes (``check_tally.py``) and printed as a table after its output.
+
+The server is stateful, so the order of operations matters: a delete run early leaves the operations after it
+only 404s. schemathesis runs in rounds: every operation but the deletes (with the stateful phase, which follows
+the links it learned from the other phases' answers), then the deletes, those of the deepest paths first (a log
+file before its agent).
 
 schemathesis's output is passed through with the hints that would mislead here left out: tips naming
 options this command does not have or schemathesis's config file, schemathesis's own commands (``st
@@ -14,6 +19,7 @@ replay`` needs files this command does not keep) and report files that are delet
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -75,14 +81,25 @@ def run_check(options: CheckOptions, contract: Contract) -> CheckResult:
     if problem:
         return CheckResult(2, f"cannot reach {base_url} ({problem}): nothing was tested")
     with tempfile.TemporaryDirectory() as scratch:  # schemathesis writes its caches in the working directory
-        cassette = Path(scratch) / "exchanges.yaml"
-        returncode, links = _schemathesis(options, cassette, scratch)
+        returncodes, cassettes, hars, links = [], [], [], None
+        for number, (label, operation_ids, phases) in enumerate(rounds(options, contract), 1):
+            print(f"check: round {number}: {label}", flush=True)
+            cassette, har = Path(scratch) / f"exchanges-{number}.yaml", Path(scratch) / f"exchanges-{number}.har"
+            returncode, found = _schemathesis(options, operation_ids, phases, cassette, har, scratch)
+            returncodes.append(returncode)
+            cassettes.append(cassette)
+            hars.append(har)
+            links = found or links
         try:
-            tally = tally_cassette(cassette, contract, base_url, list(options.operation_ids),
+            tally = tally_cassette(cassettes, contract, base_url, list(options.operation_ids),
                                    list(options.allow_untested))
         except CassetteError as exc:
             return CheckResult(2, str(exc))
+        if options.har:
+            _merge_hars(hars, Path(options.har))
+            print(f"HAR: {options.har} (every request and answer, of every round)", flush=True)
     tally.links = links
+    returncode = next((code for code in returncodes if code not in (0, 1)), max(returncodes))
     result = _verdict(options, tally, returncode)
     print("\n" + table(tally, options.auth_token), flush=True)
     if options.report:
@@ -117,23 +134,56 @@ def _verdict(options: CheckOptions, tally: Tally, returncode: int) -> CheckResul
     return CheckResult(2, f"schemathesis could not test {options.base_url} (exit {returncode}): see above")
 
 
-def _schemathesis(options: CheckOptions, cassette: Path, scratch: str) -> tuple[int, tuple[int, int] | None]:
-    """Run schemathesis, its output passed through :class:`_Output`; its exit code and the API links the
-    stateful phase covered (when it ran)."""
+STATELESS = "examples,coverage,fuzzing"
+
+
+def rounds(options: CheckOptions, contract: Contract) -> list[tuple[str, list[str], str]]:
+    """What each schemathesis run covers, in order: a label, its operations and its phases."""
+    chosen = list(options.operation_ids) or sorted(contract.operations)
+    method = {op: contract.operations[op].method.upper() for op in chosen}
+    depth = {op: contract.operations[op].path.count("/") for op in chosen}
+    kept = [op for op in chosen if method[op] != "DELETE"]
+    deletes = [op for op in chosen if method[op] == "DELETE"]
+    # The stateful phase follows links it learns from the earlier phases' answers, so it runs with them. It
+    # runs only when every operation is checked: links to left-out operations cannot be followed.
+    phases = STATELESS + ("" if options.operation_ids else ",stateful")
+    result = [("every operation but the deletes", kept, phases)] if kept else []
+    for level in sorted({depth[op] for op in deletes}, reverse=True):
+        ops = [op for op in deletes if depth[op] == level]
+        result.append((f"delete{'s' if len(ops) > 1 else ''}: {', '.join(ops)}", ops, STATELESS))
+    return result
+
+
+def _merge_hars(parts: list[Path], into: Path) -> None:
+    """One HAR file holding every round's entries, in the order they were sent."""
+    merged: dict | None = None
+    for part in parts:
+        if not part.is_file():
+            continue
+        document = json.loads(part.read_text(encoding="utf-8"))
+        if merged is None:
+            merged = document
+        else:
+            merged["log"]["entries"].extend(document["log"]["entries"])
+    if merged is not None:
+        into.write_text(json.dumps(merged, indent=2), encoding="utf-8")
+
+
+def _schemathesis(options: CheckOptions, operation_ids: list[str], phases: str, cassette: Path, har: Path,
+                  scratch: str) -> tuple[int, tuple[int, int] | None]:
+    """Run schemathesis on ``operation_ids`` and ``phases``, its output passed through :class:`_Output`; its
+    exit code and the API links the stateful phase covered (when it ran)."""
     reports = "vcr" + (",har" if options.har else "")
     command = [sys.executable, "-m", "schemathesis.cli", "run", str(Path(options.spec_file).resolve()),
                "--url", options.base_url, "--checks", "all", "--mode", "all",
                "--max-examples", str(options.max_examples), "--generation-database", "none",
-               "--report", reports, "--report-vcr-path", str(cassette)]
+               "--report", reports, "--report-vcr-path", str(cassette), "--phases", phases]
     if options.har:
-        command += ["--report-har-path", str(Path(options.har).resolve())]
+        command += ["--report-har-path", str(har)]
     if not options.color:
         command.append("--no-color")
-    for operation_id in options.operation_ids:
+    for operation_id in operation_ids:
         command += ["--include-operation-id", operation_id]
-    if options.operation_ids:
-        # Links between chosen and left-out operations cannot be followed: no stateful phase then.
-        command += ["--phases", "examples,coverage,fuzzing"]
     if options.auth_token:
         command += ["--header", f"X-Auth-Token: {options.auth_token}"]
     if options.seed is not None:

@@ -101,14 +101,20 @@ class Tally:
                 "links": None if self.links is None else {"covered": self.links[0], "selected": self.links[1]}}
 
 
-def tally_cassette(cassette: Path, contract: Contract, base_url: str, operation_ids: list[str],
+def tally_cassette(cassettes: list[Path], contract: Contract, base_url: str, operation_ids: list[str],
                    allowed: list[str]) -> Tally:
-    """Count a VCR cassette's interactions per operation (``operation_ids``: the ones checked)."""
+    """Count the interactions of VCR cassettes per operation (``operation_ids``: the ones checked)."""
     operations = {op: OperationTally(op, contract.operations[op].statuses, allowed=op in allowed)
                   for op in (operation_ids or contract.operations)}
     tally = Tally(operations)
-    if not cassette.is_file():  # schemathesis stopped before it made a request
-        return tally
+    for cassette in cassettes:
+        if cassette.is_file():  # else schemathesis stopped before it made a request
+            _tally_one(tally, cassette, contract, base_url)
+    return tally
+
+
+def _tally_one(tally: Tally, cassette: Path, contract: Contract, base_url: str) -> None:
+    operations = tally.operations
     try:
         document = load_yaml(cassette.read_text(encoding="utf-8", errors="replace")) or {}
     except (OSError, YAMLError) as exc:
@@ -126,7 +132,6 @@ def tally_cassette(cassette: Path, contract: Contract, base_url: str, operation_
             tally.outside += 1
             continue
         _count(operation, interaction)
-    return tally
 
 
 def _count(operation: OperationTally, interaction: dict[str, Any]) -> None:

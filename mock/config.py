@@ -14,6 +14,7 @@ from .shipped import SCENARIOS_DIR, SPEC_FILE
 
 CONFIG_ENVIRONMENT_VARIABLE = "CLOUD_BACKUP_MOCK_CONFIG"  # a MockConfig as JSON, for `serve --workers` workers
 _PATHS = ("spec_file", "scenarios_dir", "world_file")
+_SHARES = {"address_share": "a fraction of max_connections"}  # limits that are fractions: at most 1
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Limits:
     max_body_bytes: int = 1024 * 1024  # larger request bodies: 413
     max_header_bytes: int = 16 * 1024  # request line and headers together; beyond: 431
     max_connections: int = 1000  # open connections; beyond: 503 with Retry-After, then closed
+    address_share: float = 0.5  # of max_connections, the most one client address may hold open; beyond: 503
+    max_bodies_bytes: int = 64 * 1024 * 1024  # request bodies being received, all connections together; beyond: 503
     idle_timeout: float = 5.0  # seconds a connection may wait between requests (or before its first)
     header_timeout: float = 10.0  # seconds to send a request's line and headers once begun: else 408
     body_timeout: float = 10.0  # seconds to send a request's body: else 408
@@ -33,6 +36,7 @@ class Limits:
     journal_entries: int = 1000  # requests kept in the journal, all projects together
     journal_bytes: int = 16 * 1024 * 1024  # their size, all projects together
     journal_body_bytes: int = 64 * 1024  # of one request's body, kept in the journal (the rest is cut, and marked)
+    journal_page_bytes: int = 1024 * 1024  # one page of GET /__mock/requests, as JSON (a larger entry comes alone)
     max_added_scenarios: int = 100  # per project, added at run time (admin API, respond()); one more: 400
     max_added_scenarios_total: int = 1000  # all projects together
     max_scenario_bytes: int = 64 * 1024  # one added scenario document, as JSON
@@ -56,6 +60,8 @@ class Limits:
                 value = None
             if value is None or value != value or value <= 0 or value == float("inf"):
                 raise ValueError(f"{source}: limit {name} must be a positive {kind.__name__}, not {raw!r}")
+            if name in _SHARES and value > 1:
+                raise ValueError(f"{source}: limit {name} must be a share from 0 to 1 ({_SHARES[name]}), not {raw!r}")
             values[name] = value
         return Limits(**values)
 

@@ -101,18 +101,13 @@ def server_started(server: Any) -> bool:
 
 def httptools_protocol_class() -> type:
     """uvicorn's HTTP/1.1 protocol over httptools (``HttpToolsProtocol``), an asyncio ``Protocol``. A
-    subclass relies on: its parser calling ``on_headers_complete`` and ``on_message_complete`` from
-    inside ``data_received`` when a request's head, then its whole message, has been read; and the
+    subclass relies on: its parser calling ``on_headers_complete``, ``on_body`` (with each piece of the
+    body) and ``on_message_complete`` from inside ``data_received`` when a request's head, its body,
+    then its whole message, has been read; and the
     request's cycle calling the protocol's ``on_response_complete`` once the answer is written."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     return HttpToolsProtocol
-
-
-def open_connections(protocol: Any) -> int:
-    """The server's open connections: ``HttpToolsProtocol.connections`` is the server's own set
-    (``ServerState.connections``), which ``connection_made`` adds the protocol to."""
-    return len(protocol.connections)
 
 
 def answering(protocol: Any) -> bool:

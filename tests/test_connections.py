@@ -8,12 +8,12 @@ from pathlib import Path
 from cloud_backup_mock.http import connections
 
 SOURCE = Path(connections.__file__)
-HOOKS = {"connection_made", "data_received", "connection_lost", "on_headers_complete", "on_message_complete",
-         "on_response_complete"}
+HOOKS = {"connection_made", "data_received", "connection_lost", "on_headers_complete", "on_body",
+         "on_message_complete", "on_response_complete"}
 
 
 def test_the_protocol_reads_uvicorns_state_only_through_internals():
-    """The subclass reads only what it adds (``_bounds`` and the class's ``limits`` and ``refusal``) and
+    """The subclass reads only what it adds (``_bounds`` and the class's ``limits``, ``refusal``, ``budget``) and
     calls only the hook it overrides on ``super()``; a ``protocol`` handed on is never read directly."""
     tree = ast.parse(SOURCE.read_text())
     subclass = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "GuardedHttpToolsProtocol")
@@ -21,7 +21,7 @@ def test_the_protocol_reads_uvicorns_state_only_through_internals():
         assert method.name in HOOKS, method.name
         for node in ast.walk(method):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-                assert node.attr in {"_bounds", "limits", "refusal"}, f"{method.name} reads self.{node.attr}"
+                assert node.attr in {"_bounds", "limits", "refusal", "budget"}, f"{method.name} reads self.{node.attr}"
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call) and \
                     isinstance(node.value.func, ast.Name) and node.value.func.id == "super":
                 assert node.attr == method.name, f"{method.name} calls super().{node.attr}"
@@ -47,3 +47,16 @@ def test_each_server_has_its_own_bounds():
     assert issubclass(small, connections.GuardedHttpToolsProtocol) and small is not large
     assert (small.limits.max_connections, large.limits.max_connections) == (2, Limits().max_connections)
     assert small.refusal is connections.refusal
+    assert small.budget is not large.budget and (small.budget.per_address, large.budget.per_address) == (1, 500)
+
+
+def test_the_budget_counts_each_address_until_its_connections_close():
+    from cloud_backup_mock.config import Limits
+
+    budget = connections.Budget(Limits(max_connections=10, address_share=0.3))
+    for address in ("127.0.0.2", "127.0.0.2", "127.0.0.3", None):  # None: a Unix socket, counted in all only
+        budget.let_in(address)
+    assert (budget.connections, budget.by_address, budget.per_address) == (4, {"127.0.0.2": 2, "127.0.0.3": 1}, 3)
+    for address in ("127.0.0.2", "127.0.0.3", None, "127.0.0.2"):
+        budget.left(address)
+    assert (budget.connections, budget.by_address) == (0, {})

@@ -1,5 +1,7 @@
 """The request journal: what is recorded, the admin API over it, and its bound."""
 
+import json
+
 import httpx
 
 from cloud_backup_mock.config import MockConfig
@@ -87,3 +89,43 @@ def test_fair_eviction_through_project_changes():
     add("other", 3)
     add("noisy", 5)
     assert [len(complete(journal.read(project_id=p))) for p in ("noisy", "other")] == [7, 3] and complete(journal.stats())["entries"] == 10
+
+
+def test_a_page_is_read_in_slices_that_give_the_event_loop_turns():
+    """Read as a page, the journal gives the loop a turn after each SLICE_ENTRIES entries or SLICE_BYTES of
+    them (as kept, whichever comes first); read at once (the test double's own reads) it never waits."""
+    import time
+
+    from cloud_backup_mock.engine.journal import SLICE_BYTES, SLICE_ENTRIES
+
+    def turns_to_read(journal):
+        reading, turns = journal.page(limit=1000), 0
+        try:
+            while True:
+                reading.send(None)
+                turns += 1
+        except StopIteration as done:
+            assert len(done.value.entries) == 100 and done.value.next_after is None
+            return turns
+
+    large, small = MemoryJournal(max_entries=100, max_bytes=64 * 1024 * 1024), MemoryJournal(max_entries=100)
+    for n in range(100):
+        for journal, path in ((large, f"/{n}/" + "x" * 20_000), (small, f"/{n}")):
+            journal.record({"time": time.time(), "project_id": "p", "operation": None, "method": "GET",
+                            "path": path, "query": b"", "headers": [], "body": None, "status": 404}, raw=True)
+    weight = complete(large.stats())["bytes"]  # each slice looks at SLICE_BYTES and at most one entry more
+    assert turns_to_read(large) >= weight // (SLICE_BYTES + weight // 100) - 1
+    assert turns_to_read(small) >= 100 // SLICE_ENTRIES - 1
+    assert [e["id"] for e in complete(large.read(limit=3, after=97))] == [98, 99, 100]
+
+
+def test_a_page_stops_at_its_bytes_and_names_where_the_next_begins():
+    journal = MemoryJournal(max_entries=100)
+    for n in range(10):
+        journal.record({"project_id": "p", "operation": "getAgent", "status": 200, "time": "2026-01-01T00:00:00Z",
+                        "body": "x" * 1000})
+    first = complete(journal.page(limit=100, max_bytes=3000))
+    assert len(first.entries) == 2 and first.next_after == 2
+    assert len(json.dumps(first.entries)) <= 3000
+    rest = complete(journal.page(limit=100, after=first.next_after))
+    assert [e["id"] for e in rest.entries] == list(range(3, 11)) and rest.next_after is None

@@ -241,7 +241,7 @@ def test_idle_and_slow_connections_are_closed():
 
 
 def test_connections_beyond_the_bound_get_503_with_retry_after_and_others_are_answered():
-    with server(max_connections=5, idle_timeout=1.0) as mock:
+    with server(max_connections=5, address_share=1, idle_timeout=1.0) as mock:
         held = [raw_connection(mock) for _ in range(5)]
         time.sleep(0.2)
         extra = raw_connection(mock)
@@ -424,3 +424,145 @@ def test_a_refusal_waits_for_the_answer_to_an_earlier_pipelined_request():
         answer = read_all(sock)
         assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
         assert answer.index(b"HTTP/1.1 408 ") > answer.index(DOCS_AGENT.encode())
+
+
+# ---- 9. budgets across connections and projects (issue 25)
+
+
+def unfinished_post(mock, size: int, source: str = "127.0.0.1") -> socket.socket:
+    """A connection that sent a POST's head and all of its ``size``-byte body but the last byte."""
+    sock = socket.socket()
+    OPEN.append(sock)
+    sock.bind((source, 0))
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", mock._server.port))
+    sock.sendall(b"POST " + VERIFY.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Auth-Token: "
+                 + DOCS_TOKEN.encode() + f"\r\nContent-Length: {size}\r\n\r\n".encode() + b"{" + b" " * (size - 2))
+    return sock
+
+
+def test_bodies_being_received_share_one_budget_and_the_one_passing_it_gets_503():
+    import select
+
+    size = 100 * 1024
+    with server(max_bodies_bytes=256 * 1024, body_timeout=30) as mock:
+        held = [unfinished_post(mock, size) for _ in range(3)]  # 300 KiB in all: one of them passes the budget
+        readable, _, _ = select.select(held, [], [], 10)
+        assert len(readable) == 1, "one connection, the one whose bytes passed the budget, is answered"
+        refused = read_all(readable[0])
+        assert refused.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in refused.lower()
+        assert json.loads(refused.split(b"\r\n\r\n", 1)[1])["errors"] == ["max_bodies_bytes: 262144"]
+        for sock in held:
+            if sock is not readable[0]:  # the others' bytes still fit: their bodies complete and are answered
+                sock.sendall(b"}")
+                assert read_all(sock, 2.0).startswith(b"HTTP/1.1 400 ")  # (the body is a JSON object lacking fields)
+        # What was counted was given back: two bodies again fit, and a third one, alone, is never refused.
+        again = [unfinished_post(mock, size) for _ in range(2)]
+        for sock in again:
+            sock.sendall(b"}")
+            assert read_all(sock, 2.0).startswith(b"HTTP/1.1 400 ")
+
+
+def test_a_body_alone_is_never_refused_by_the_budget():
+    with server(max_bodies_bytes=64 * 1024, max_body_bytes=512 * 1024) as mock:
+        sock = unfinished_post(mock, 300 * 1024)
+        sock.sendall(b"}")
+        assert read_all(sock, 2.0).startswith(b"HTTP/1.1 400 ")
+
+
+def test_one_address_holds_at_most_its_share_of_the_connections_and_others_are_served():
+    with server(max_connections=4, address_share=0.5) as mock:
+        held = []
+        for _ in range(2):
+            sock = socket.socket()
+            OPEN.append(sock)
+            sock.bind(("127.0.0.2", 0))
+            sock.connect(("127.0.0.1", mock._server.port))
+            held.append(sock)
+        extra = socket.socket()
+        OPEN.append(extra)
+        extra.bind(("127.0.0.2", 0))
+        extra.connect(("127.0.0.1", mock._server.port))
+        answer = read_all(extra)
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in answer.lower()
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["errors"] == [
+            "address_share: 0.5 of max_connections 4 (2 connections from one address)"]
+        for source in ("127.0.0.3", "127.0.0.4"):
+            other = socket.socket()
+            OPEN.append(other)
+            other.bind((source, 0))
+            other.connect(("127.0.0.1", mock._server.port))
+            other.sendall(b"GET " + AGENT.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + DOCS_TOKEN.encode()
+                          + b"\r\nConnection: close\r\n\r\n")
+            assert read_all(other).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_share_above_one_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"limits: limit address_share must be a share from 0 to 1 \(a fraction of "
+                                         r"max_connections\), not 2"):
+        Limits().replace({"address_share": 2}, "limits")
+
+
+def test_journal_pages_are_bounded_by_bytes_and_next_after_goes_on():
+    page_bytes = 16 * 1024
+    with server(journal_page_bytes=page_bytes, max_header_bytes=64 * 1024) as mock, \
+            httpx.Client(base_url=mock.url, headers=AUTH) as client:
+        for n in range(30):
+            client.get(f"/v2/{n:02d}{'p' * 3000}/agents/{DOCS_AGENT}")
+        client.get(f"/v2/{'q' * 40000}/agents/{DOCS_AGENT}")  # one entry larger than a page
+        ids, after, sizes = [], None, []
+        while True:
+            page = client.get("/__mock/requests", params={"limit": 100, **({"after": after} if after else {})}).json()
+            sizes.append((len(page["requests"]), len(json.dumps(page["requests"]))))
+            ids += [e["id"] for e in page["requests"]]
+            after = page["next_after"]
+            if after is None:
+                break
+            assert after == page["requests"][-1]["id"]
+        assert ids == list(range(1, 32))
+        assert all(size <= page_bytes for count, size in sizes if count > 1) and len(sizes) > 4
+        assert sizes[-1][0] == 1 and sizes[-1][1] > page_bytes  # alone on its page: a reader always gets on
+
+
+def test_projects_only_read_cost_nothing_each_in_memory():
+    """Reading the default world in 2,000 more projects keeps less than a KiB a project (nothing, but for
+    noise): the world is copied on a project's first change only. Tracing starts before the warm-up, so
+    that what bounded caches drop for the readers' entries is counted as given back."""
+    import gc
+    import tracemalloc
+
+    with server(journal_entries=1) as mock, httpx.Client(base_url=mock.url, headers=AUTH) as client:
+        tracemalloc.start()
+        try:
+            for n in range(300):  # caches full, the journal full
+                assert client.get(f"/v2/warm{n}/agents/{DOCS_AGENT}").status_code == 200
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(2000):
+                assert client.get(f"/v2/reader{n}/agents/{DOCS_AGENT}").status_code == 200
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert grown < 2000 * 1024, f"{grown / 2000:.0f} bytes a project only read"
+        assert complete(mock.engine.store.health())["projects"] == 0
+
+
+def test_projects_only_read_keep_nothing_in_redis(redis_server):
+    from shared_state import Served
+
+    served = Served("--state", redis_server.url(12), "--limit", "journal_entries=1").start()
+    try:
+        import redis
+
+        keys = redis.Redis(port=redis_server.port, db=12)
+        with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as client:
+            assert client.get(AGENT).status_code == 200
+            before = keys.dbsize()
+            for n in range(200):
+                assert client.get(f"/v2/reader{n}/agents/{DOCS_AGENT}").status_code == 200
+            assert keys.dbsize() == before  # no key per project; the journal's one list moves between projects
+            assert client.get("/__mock/health").json()["store"]["projects"] == 0
+        keys.close()
+    finally:
+        served.stop()

@@ -5,6 +5,8 @@ to ``body_bytes`` (the rest is cut, and the entry says how long it was). When ei
 oldest entry of the project that holds the most is dropped, so a noisy project drops its own entries
 before anyone else's. Entries are kept as received and made readable (decoded, JSON-safe) once, when
 first read; reads filter a project through its own index and return pages (``limit``, ``after``).
+The admin API's reads (:meth:`Journal.page`) are bounded by bytes too, and made in slices: between
+two slices (``SLICE_ENTRIES`` or ``SLICE_BYTES`` of entries looked at) the event loop serves others.
 
 What is shown is always JSON: a value that JSON cannot carry (NaN, an infinite number, a lone
 surrogate) is shown as a marked placeholder. Secret headers (``X-Auth-Token``, ``X-Admin-Token``,
@@ -19,7 +21,9 @@ entries through :class:`JournalFormat`.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 import functools
 import heapq
 import itertools
@@ -28,8 +32,9 @@ import math
 import re
 import threading
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
 from urllib.parse import parse_qs
 
 from .world import iso
@@ -39,6 +44,16 @@ SECRET_HEADERS = frozenset({"x-auth-token", "x-admin-token", "authorization", "c
 SECRET_FIELDS = frozenset({"password", "token"})  # token: authenticateAgent's answer holds the X-Auth-Token
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond what it holds (its dict and fields)
 MAX_PAGE = 1000
+# A page's read gives the event loop a turn after SLICE_ENTRIES entries or SLICE_BYTES of them (as kept),
+# whichever comes first: a small entry costs more per byte (its JSON is parsed, masked and measured).
+SLICE_ENTRIES = 16
+SLICE_BYTES = 64 * 1024
+
+
+@dataclass
+class JournalPage:
+    entries: list[dict[str, Any]]
+    next_after: int | None  # the last entry's id when more entries match (a reader's next ``after``), else None
 
 
 def unshowable(what: str) -> str:
@@ -61,6 +76,13 @@ class Journal(Protocol):
                    unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
         """Recorded requests, oldest first, that match every filter given (``since``: an ISO time,
         inclusive; ``after``: only entries with a larger id; ``limit``: at most that many)."""
+
+    async def page(self, project_id: str | None = None, operation: str | None = None, status: int | None = None,
+                   since: str | None = None, limit: int | None = None, after: int | None = None,
+                   max_bytes: int | None = None, unmasked_bodies: bool = False,
+                   unmasked_headers: bool = False) -> JournalPage:
+        """:meth:`read`'s entries, at most ``limit`` of them and ``max_bytes`` as JSON (but always one,
+        however large), read in slices that give the event loop its turn between them."""
 
     async def remove(self, project_id: str | None = None) -> int:
         """Forget a project's entries (or all); how many there were."""
@@ -88,31 +110,70 @@ class JournalFormat:
             size = None
         return ENTRY_OVERHEAD + (size if size is not None else _weight(entry))
 
-    def select(self, candidates: list[dict[str, Any]], operation: str | None = None, status: int | None = None,
+    def select(self, candidates: list[Any], operation: str | None = None, status: int | None = None,
                since: str | None = None, limit: int | None = None, after: int | None = None,
-               unmasked_bodies: bool = False, unmasked_headers: bool = False) -> list[dict[str, Any]]:
-        """The entries of ``candidates`` (ordered by id) that match the filters, as :meth:`entries` shows them."""
+               unmasked_bodies: bool = False, unmasked_headers: bool = False,
+               load: Callable[[Any], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """The entries of ``candidates`` (ordered by id) that match the filters, as :meth:`entries` shows them,
+        at once. ``load``: what makes a candidate an entry (candidates are entries without it)."""
+        matching = self._matching(candidates, operation, status, since, after, unmasked_bodies, unmasked_headers, load)
+        return list(itertools.islice((shown for _, shown in matching if shown is not None), limit))
+
+    async def paged(self, candidates: list[Any], operation: str | None = None, status: int | None = None,
+                    since: str | None = None, limit: int | None = None, after: int | None = None,
+                    max_bytes: int | None = None, unmasked_bodies: bool = False, unmasked_headers: bool = False,
+                    load: Callable[[Any], dict[str, Any]] | None = None,
+                    lock: ContextManager[Any] | None = None) -> JournalPage:
+        """:meth:`select` as a page (``limit`` entries, ``max_bytes`` of JSON, one entry at least), made in
+        slices; ``lock`` is held while a slice is made, never across a turn of the loop."""
+        matching = self._matching(candidates, operation, status, since, after, unmasked_bodies, unmasked_headers, load)
+        found: list[dict[str, Any]] = []
+        size = 2  # "[]"
+        while True:
+            looked_at = entries = 0
+            with lock or contextlib.nullcontext():
+                for weight, shown in matching:
+                    looked_at += weight
+                    entries += 1
+                    if shown is not None:
+                        cost = len(json.dumps(shown)) + 2 if max_bytes is not None else 0  # ", " before it
+                        if found and ((limit is not None and len(found) >= limit)
+                                      or (max_bytes is not None and size + cost > max_bytes)):
+                            return JournalPage(found, found[-1]["id"])  # a matching entry is left for the next page
+                        found.append(shown)
+                        size += cost
+                    if looked_at >= SLICE_BYTES or entries >= SLICE_ENTRIES:
+                        break
+                else:
+                    return JournalPage(found, None)
+            await asyncio.sleep(0)
+
+    def _matching(self, candidates: list[Any], operation: str | None, status: int | None, since: str | None,
+                  after: int | None, unmasked_bodies: bool, unmasked_headers: bool,
+                  load: Callable[[Any], dict[str, Any]] | None) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """Each candidate after ``after``: what it weighs (as kept), and how it is shown when it matches (else None)."""
         cutoff = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-        limit = MAX_PAGE * 1000 if limit is None else limit
-        start = bisect.bisect_right(candidates, after, key=lambda e: e["id"]) if after else 0
-        found = []
-        for entry in itertools.islice(candidates, start, None):
+        start = 0
+        if after:
+            start = bisect.bisect_right(candidates, after, key=(lambda c: c[0]) if load else (lambda e: e["id"]))
+        for candidate in itertools.islice(candidates, start, None):
+            entry = load(candidate) if load else candidate
+            weight = entry.get("_weight") or ENTRY_OVERHEAD
             if entry.get("_gone"):
                 continue
             if operation is not None and entry.get("operation") != operation:
+                yield weight, None
                 continue
             if status is not None and entry.get("status") != status:
+                yield weight, None
                 continue
             readable = _readable(entry)
             if cutoff is not None and datetime.fromisoformat(readable["time"].replace("Z", "+00:00")) < cutoff:
-                continue
-            if unmasked_headers and unmasked_bodies:
-                found.append({k: v for k, v in readable.items() if not k.startswith("_")})
+                yield weight, None
+            elif unmasked_headers and unmasked_bodies:
+                yield weight, {k: v for k, v in readable.items() if not k.startswith("_")}
             else:
-                found.append(self._shown(readable, unmasked_bodies))
-            if len(found) >= limit:
-                break
-        return found
+                yield weight, self._shown(readable, unmasked_bodies)
 
     def _shown(self, entry: dict[str, Any], unmasked_bodies: bool) -> dict[str, Any]:
         shown = {k: v for k, v in entry.items() if not k.startswith("_")}
@@ -215,6 +276,13 @@ class MemoryJournal(JournalFormat):
             else:
                 candidates = self._order
             return self.select(candidates, operation, status, since, limit, after, unmasked_bodies, unmasked_headers)
+
+    async def page(self, project_id: str | None = None, **filters: Any) -> JournalPage:
+        with self._lock:
+            candidates = list(self._projects.get(project_id, ())) if project_id is not None else self._order
+        # Records go on between slices: appended to self._order (read on, with larger ids) or, once it is
+        # compacted, to a new list (this read keeps the one it started with).
+        return await self.paged(candidates, lock=self._lock, **filters)
 
     async def remove(self, project_id: str | None = None) -> int:
         with self._lock:

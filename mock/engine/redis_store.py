@@ -54,7 +54,7 @@ from redis.backoff import NoBackoff
 
 from ..config import Limits
 from . import redis_codec
-from .journal import ENTRY_OVERHEAD, JournalFormat
+from .journal import ENTRY_OVERHEAD, JournalFormat, JournalPage
 from .store import StoreUnavailable, cluster_seed, shown_url
 from .world import Clock, ProjectWorld, Seed
 
@@ -572,6 +572,13 @@ class RedisJournal(JournalFormat):
                                 [tag, weight, text, self.size, self.max_bytes, self._list])
 
     async def read(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        return self.select(await self._lines(project_id), load=_loaded_line, **filters)
+
+    async def page(self, project_id: str | None = None, **filters: Any) -> JournalPage:
+        return await self.paged(await self._lines(project_id), load=_loaded_line, **filters)
+
+    async def _lines(self, project_id: str | None) -> list[tuple[int, bytes]]:
+        """The stored entries (of one project, or all) as (id, line), by id: each is loaded when read."""
         if project_id is not None:
             lists = [await self.redis.call(lambda: self.redis.client.lrange(self._list + project_tag(project_id),
                                                                              0, -1))]
@@ -585,8 +592,7 @@ class RedisJournal(JournalFormat):
                     return await pipe.execute()
 
             lists = await self.redis.call(all_lists) if tags else []
-        entries = sorted((_loaded(line) for found in lists for line in found), key=lambda e: e["id"])
-        return self.select(entries, **filters)
+        return sorted(((int(line.split(b" ", 1)[0]), line) for found in lists for line in found), key=lambda c: c[0])
 
     async def remove(self, project_id: str | None = None) -> int:
         if project_id is not None:
@@ -617,6 +623,10 @@ def _stored(entry: dict[str, Any]) -> dict[str, Any]:
         stored["response"] = {"headers": [[_text(k), _text(v)] for k, v in response["headers"]],
                               "body": _text(response["body"])}
     return stored
+
+
+def _loaded_line(candidate: tuple[int, bytes]) -> dict[str, Any]:
+    return _loaded(candidate[1])
 
 
 def _loaded(line: bytes) -> dict[str, Any]:

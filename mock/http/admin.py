@@ -55,8 +55,8 @@ class Admin:
         except UnknownOperation as exc:
             return 400, error_document(f"Invalid request: {exc}", [str(exc)])
         # Compared with what was sent; secret values are never shown back (the answer's differences).
-        entries = await self.journal.read(project_id=body.get("project_id"), unmasked_bodies=True,
-                                          unmasked_headers=True)
+        entries = (await self.journal.page(project_id=body.get("project_id"), unmasked_bodies=True,
+                                           unmasked_headers=True)).entries
         result = verify(entries, operation, body.get("count"), body.get("status"), body.get("body"), body.get("headers"),
                         hidden=self.journal.secret_fields | self.journal.secret_headers)
         return 200, result.as_json()
@@ -96,19 +96,18 @@ class Admin:
                 known_operation(self.engine.contract, operation)
         except UnknownOperation as exc:
             return 400, error_document(f"Invalid request: query parameter operation: {exc}", [str(exc)])
-        try:  # one entry more than the page: whether a next page exists
-            entries = await self.journal.read(project_id=project_id, operation=operation, status=status,
-                                              since=since, limit=limit + 1, after=after)
+        try:  # a page: at most `limit` entries and journal_page_bytes of JSON
+            page = await self.journal.page(project_id=project_id, operation=operation, status=status, since=since,
+                                           limit=limit, after=after, max_bytes=self.engine.limits.journal_page_bytes)
         except ValueError as exc:
             return 400, error_document(f"Invalid request: query parameter since: {exc}",
                                        [f"since: {since!r} is not an ISO 8601 date-time"])
-        next_after = entries[limit - 1]["id"] if len(entries) > limit else None
-        return 200, {"requests": entries[:limit], "size": self.journal.size, "next_after": next_after}
+        return 200, {"requests": page.entries, "size": self.journal.size, "next_after": page.next_after}
 
     async def coverage(self, project_id: str | None = None) -> Answer:
         """What the journal's exchanges (of one project, or all) made the mock answer, per operation."""
         # Only operation, status and scenario are read: nothing is shown, so nothing needs masking.
-        entries = await self.journal.read(project_id=project_id, unmasked_bodies=True, unmasked_headers=True)
+        entries = (await self.journal.page(project_id=project_id, unmasked_bodies=True, unmasked_headers=True)).entries
         return 200, coverage_of(self.engine.contract, counts_of(entries))
 
     async def clearRequests(self, project_id: str | None = None) -> Answer:  # noqa: N802

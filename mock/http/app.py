@@ -97,7 +97,11 @@ def app_from_environment() -> MockApp:
     Each worker is a fresh process: it sets up the request log as ``serve`` did for itself."""
     config = MockConfig.from_json(os.environ[CONFIG_ENVIRONMENT_VARIABLE])
     configure_process(log_format=config.log_format or "text", worker=str(os.getpid()))
-    return create_app(config)
+    from .server import freeze_start_up_heap
+
+    app = create_app(config)
+    freeze_start_up_heap()
+    return app
 
 
 class _NoHandler(Resolver):

@@ -85,3 +85,13 @@ def test_vault_requests_never_reported_stay_bounded():
         world.apply("create_request", {"kind": "verification", "agent_id": "a"})
     world.tick()
     assert len(world.requests) == 10 and len(world.pending) == 10
+
+
+def test_settings_hold_only_immutable_values():
+    """Worlds copy the seed's settings shallowly: a list or dict field would be shared between projects."""
+    import dataclasses
+
+    from cloud_backup_mock.engine.world import Settings
+
+    for field in dataclasses.fields(Settings):
+        assert not any(word in str(field.type) for word in ("list", "dict", "set")), field

@@ -42,6 +42,8 @@ class EffectError(ValueError):
 
 @dataclass
 class Settings:
+    """A project's settings; every field is an immutable value (worlds copy them shallowly)."""
+
     token_ttl_seconds: float = 86400
     auto_report_after_seconds: float | None = 5
     auto_report_verified: bool = True
@@ -181,7 +183,8 @@ class ProjectWorld:
     whoever keeps the state decides what to do with that; this class knows nothing of how it is kept."""
 
     def __init__(self, project_id: str, seed: Seed, clock: Clock = utc_now, empty: bool = False):
-        self.project_id, self.settings, self.clock = project_id, copy.deepcopy(seed.settings), clock
+        # Settings hold immutable values only (numbers, strings, a tuple): a shallow copy is a whole one.
+        self.project_id, self.settings, self.clock = project_id, copy.copy(seed.settings), clock
         self.lock = threading.RLock()
         self.touched: set[tuple[str, Any]] = set()
         self.agents: dict[str, dict[str, Any]] = {}

@@ -12,6 +12,8 @@ import pytest
 
 from cloud_backup_mock.shipped import SCENARIOS_DIR, SPEC_FILE, project_files
 
+from serve_banner import serve_banner
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -56,14 +58,7 @@ def test_spec_check_in_a_clone_checks_the_clones_contract(clone, api_reference_d
 
 
 def test_serve_in_a_clone_names_the_clones_files_in_its_banner(clone):
-    process = subprocess.Popen([sys.executable, "-m", "cloud_backup_mock", "serve", "--port", "0"], cwd=clone,
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    try:
-        banner = process.stderr.readline()
-    finally:
-        process.terminate()
-        process.wait(10)
-        process.stderr.close()
+    banner = serve_banner(clone)
     assert f"(13 scenarios from {clone}/scenarios; contract {clone}/spec/openapi.yaml; " in banner
 
 

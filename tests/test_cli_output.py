@@ -11,6 +11,8 @@ import pytest
 from cloud_backup_mock import __version__
 from cloud_backup_mock.contract import Contract
 
+from serve_banner import serve_banner
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -64,14 +66,7 @@ def test_serve_banner_names_the_bound_port_and_a_port_in_use_says_so():
         code, out, err = run("serve", "--port", str(port))
     assert (code, out, err) == (2, "", f"error: cannot listen on 127.0.0.1:{port}: Address already in use; pick "
                                        "another with --port, or --port 0 for a free one\n")
-    process = subprocess.Popen([sys.executable, "-m", "cloud_backup_mock", "serve", "--port", "0"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
-    try:
-        banner = process.stderr.readline()
-    finally:
-        process.terminate()
-        process.wait(10)
-        process.stderr.close()
+    banner = serve_banner(REPO)
     port = banner.split("http://127.0.0.1:")[1].split(" ")[0]
     assert port != "0" and port.isdigit()
     assert normalised(banner, port=port) == (

@@ -72,6 +72,13 @@ def test_respond_answers_first_then_the_world_goes_on(client, mock):
     assert mock.requests("getAgent")[0]["response"]["rule"] == "respond-1#1"
 
 
+def test_stub_names_count_from_one_again_after_a_reset(cloud_backup_mock):
+    assert cloud_backup_mock.respond("getAgent", status=404, optional=True) == "respond-1"
+    assert cloud_backup_mock.respond("getAgent", status=404, optional=True) == "respond-2"
+    cloud_backup_mock.reset()
+    assert cloud_backup_mock.respond("getAgent", status=404, optional=True) == "respond-1"
+
+
 def test_respond_without_a_body_uses_the_documented_example_and_match_narrows_it(client, mock):
     mock.respond("authenticateAgent", status=409, match={"body": {"password": "dup"}})
     assert client.post(TOKENS, json=credentials(password="dup"), headers={"X-Auth-Token": ""}).status_code == 409
@@ -466,7 +473,7 @@ def test_the_fixture_fails_a_test_whose_handler_failed(pytester):
         f"  respond-1: respond(getAgent, handler=refuse) for project 110011, on GET /v2/110011/agents/{DOCS_AGENT}:",
         f"    the handler raised RuntimeError: no answer for {DOCS_AGENT}",
     ])
-    result.stdout.fnmatch_lines(["*- cloud-backup-mock handler errors -*", "  respond-2: respond(getAgent, handler=refuse)*"])
+    result.stdout.fnmatch_lines(["*- cloud-backup-mock handler errors -*", "  respond-1: respond(getAgent, handler=refuse)*"])
 
 
 def test_a_stub_that_answered_counts_as_used_after_the_journal_dropped_its_entry():

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from cloud_backup_mock.contract import Contract
 from cloud_backup_mock.http.server import BackgroundServer
-from cloud_backup_mock.testing import DOCS_TOKEN
+from cloud_backup_mock.testing import DOCS_AGENT, DOCS_TOKEN
 
 CLI = str(Path(sys.executable).with_name("cloud-backup-mock"))
 
@@ -59,7 +59,7 @@ def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_ser
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     rounds = [line for line in result.stdout.splitlines() if line.startswith("check: round ")]
     assert rounds == ["check: round 1: every operation but the deletes", "check: round 2: delete: deleteLogfile",
-                      "check: round 3: deletes: deleteAgent, deleteConfiguration"]
+                      "check: round 3: delete: deleteConfiguration", "check: round 4: delete: deleteAgent"]
     tested = [int(n) for n in re.findall(r"^\s*Tested: (\d+)", result.stdout, re.M)]
     assert sum(tested) == len(OPERATIONS) and "Failures:" not in result.stdout
     assert "; every operation tested)." in result.stdout
@@ -79,7 +79,7 @@ def test_check_passes_against_the_mock_with_the_docs_token(cloud_backup_mock_ser
     assert sorted(cases) == sorted(OPERATIONS) and not any(len(case) for case in cases.values())
     # The HAR file asked for is kept, and the reports listed are those that still exist.
     assert json.loads(har.read_text())["log"]["entries"]
-    assert f"HAR: {har} (every request and answer, of every round)" in result.stdout and "VCR:" not in result.stdout and "st replay" not in result.stdout
+    assert f"HAR: {har} (every request and answer of 4 of 4 rounds)" in result.stdout and "VCR:" not in result.stdout and "st replay" not in result.stdout
 
 
 def test_check_with_a_wrong_token_is_untested_and_names_the_cause(cloud_backup_mock_server, tmp_path):
@@ -211,7 +211,7 @@ def test_check_refuses_an_unknown_operation(cloud_backup_mock_server):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_the_deletes_run_last_and_the_deepest_paths_first():
+def test_the_deletes_run_last_each_alone_the_deepest_paths_first_and_referrers_before_what_they_name():
     from cloud_backup_mock.testing.check import CheckOptions, rounds
 
     contract = Contract.load()
@@ -219,11 +219,53 @@ def test_the_deletes_run_last_and_the_deepest_paths_first():
     assert [(label, phases) for label, _, phases in every] == [
         ("every operation but the deletes", "examples,coverage,fuzzing,stateful"),
         ("delete: deleteLogfile", "examples,coverage,fuzzing"),
-        ("deletes: deleteAgent, deleteConfiguration", "examples,coverage,fuzzing")]
+        # A configuration names its agent: a server may delete an agent's configurations with it.
+        ("delete: deleteConfiguration", "examples,coverage,fuzzing"),
+        ("delete: deleteAgent", "examples,coverage,fuzzing")]
     assert sorted(op for _, ops, _ in every for op in ops) == OPERATIONS
     # Operations chosen: no stateful phase (links to the others cannot be followed), still deletes last.
     chosen = rounds(CheckOptions(spec_file=Path("openapi.yaml"), base_url="http://x",
                                  operation_ids=("deleteAgent", "getAgent", "deleteLogfile")), contract)
-    assert chosen == [("every operation but the deletes", ["getAgent"], "examples,coverage,fuzzing"),
+    assert chosen == [("the chosen operations but the deletes", ["getAgent"], "examples,coverage,fuzzing"),
                       ("delete: deleteLogfile", ["deleteLogfile"], "examples,coverage,fuzzing"),
                       ("delete: deleteAgent", ["deleteAgent"], "examples,coverage,fuzzing")]
+    only_deletes = rounds(CheckOptions(spec_file=Path("openapi.yaml"), base_url="http://x",
+                                       operation_ids=("deleteAgent",)), contract)
+    assert only_deletes == [("delete: deleteAgent", ["deleteAgent"], "examples,coverage,fuzzing")]
+
+
+def test_the_rounds_hars_are_merged_and_one_cut_short_is_left_out(tmp_path):
+    from cloud_backup_mock.testing.check import _merge_hars
+
+    parts = [tmp_path / f"{n}.har" for n in range(4)]
+    parts[0].write_text(json.dumps({"log": {"version": "1.2", "entries": [{"n": 1}, {"n": 2}]}}))
+    parts[1].write_text('{"log": {"entries": [{"n": 3}')  # a run cut short
+    parts[3].write_text(json.dumps({"log": {"version": "1.2", "entries": [{"n": 4}]}}))  # parts[2]: none written
+    into = tmp_path / "all.har"
+    assert _merge_hars(parts, into) == 2
+    assert json.loads(into.read_text()) == {"log": {"version": "1.2", "entries": [{"n": 1}, {"n": 2}, {"n": 4}]}}
+    nothing = tmp_path / "none.har"
+    assert _merge_hars([parts[2]], nothing) == 0 and not nothing.exists()
+
+
+def test_a_round_schemathesis_could_not_run_ends_the_rounds_and_failures_of_another_are_still_named(
+        cloud_backup_mock_server, monkeypatch, capsys):
+    from cloud_backup_mock.testing import check
+
+    ran = []
+
+    def fake(options, operation_ids, phases, cassette, har, scratch):
+        ran.append(operation_ids)
+        if len(ran) > 1:
+            return 2, None  # round 2 cannot run
+        # Round 1 got one documented success, and found a violation.
+        cassette.write_text(json.dumps({"http_interactions": [{
+            "request": {"uri": f"{options.base_url}/v2/110011/agents/{DOCS_AGENT}", "method": "GET"},
+            "response": {"status": {"code": "200"}}, "generation": {"mode": "positive"}}]}))
+        return 1, None
+
+    monkeypatch.setattr(check, "_schemathesis", fake)
+    result = check.run_check(check.CheckOptions(spec_file=Path("openapi.yaml"), base_url=cloud_backup_mock_server.url),
+                             Contract.load())
+    assert len(ran) == 2  # the rounds after the one that could not run were not tried
+    assert result.status == 2 and "(schemathesis also found failures, above)" in result.message

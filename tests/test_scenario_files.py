@@ -263,12 +263,19 @@ def test_admin_api_refuses_a_scenario_with_every_problem_in_errors():
 
 @pytest.mark.parametrize("listed", [False, True])
 def test_the_file_schema_is_decided_by_jsonschema_rs_and_values_it_cannot_take_by_jsonschema(listed, tmp_path):
-    from cloud_backup_mock.engine.scenarios import _fast_file_validator, _fits_file_schema
+    from cloud_backup_mock.engine.scenarios import _fast_file_validator, _file_schema_problems
 
     assert _fast_file_validator(listed) is not None  # else every document would be walked in pure Python
     good = {"name": "fine", "description": "d", "rules": [{"operation": "getAgent", "response": {"status": 200}}]}
-    document = {"scenarios": [good]} if listed else good
-    assert _fits_file_schema(document, listed)
+    assert _file_schema_problems({"scenarios": [good]} if listed else good, listed) == []
+    # A tuple is no array to the rest of the loader: refused, not passed over.
+    tupled = {**good, "rules": tuple(good["rules"])}
+    problems = _file_schema_problems({"scenarios": [tupled]} if listed else tupled, listed)
+    assert [p.message for p in problems] == [f"{tuple(good['rules'])!r} is not of type 'array'"]
+    # A name with a final newline (what a YAML block gives): Python's $ matches before it, jsonschema-rs's does
+    # not; the stricter answer stands.
+    problems = _file_schema_problems({**good, "name": "fine\n"} if not listed else {"scenarios": [{**good, "name": "fine\n"}]}, listed)
+    assert len(problems) == 1 and "does not match" in problems[0].message and problems[0].place[-1] == "name"
     # YAML reads an unquoted date as a date, which jsonschema-rs cannot take: jsonschema says what is wrong.
     path = tmp_path / "dated.yaml"
     path.write_text("name: dated\ndescription: 2026-12-06\nrules:\n  - {operation: getAgent, response: {status: 200}}\n")

@@ -130,12 +130,31 @@ def _fast_file_validator(listed: bool) -> Any:
         return None
 
 
-def _fits_file_schema(data: Any, listed: bool) -> bool:
+def _file_schema_problems(data: Any, listed: bool) -> list[_Problem]:
+    """What does not fit the file schema. jsonschema-rs decides for what JSON could carry; jsonschema says
+    why (and decides alone for what it cannot take: YAML's dates, Python's tuples). Where the two disagree
+    (Python's ``$`` also matches before a final newline) the stricter one's problems are kept."""
     fast = _fast_file_validator(listed)
+    decided = fast is not None and _json_shaped(data)
     try:
-        return fast is not None and fast.is_valid(data)
-    except (ValueError, TypeError, UnicodeEncodeError):  # what jsonschema-rs cannot take (YAML dates): jsonschema decides
-        return False
+        if decided and fast.is_valid(data):
+            return []
+    except ValueError:  # what jsonschema-rs cannot take (UnicodeEncodeError included)
+        decided = False
+    found = [_Problem(tuple(e.absolute_path), e.message)
+             for e in sorted(_file_validator(listed).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+    if not found and decided:
+        found = [_Problem(tuple(e.instance_path), e.message) for e in fast.iter_errors(data)]
+    return found
+
+
+def _json_shaped(value: Any) -> bool:
+    """Only what JSON has: jsonschema-rs would take a tuple for an array, the rest of this module would not."""
+    if isinstance(value, dict):
+        return all(_json_shaped(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_json_shaped(v) for v in value)
+    return not isinstance(value, tuple)
 
 
 def load_directory(directory: str | Path, contract: Contract, extra_files: list[Path] = (),
@@ -203,9 +222,7 @@ def load_document(data: Any, contract: Contract, path: str = "(document)",
     Raises :class:`ScenarioError` with every problem the document has, schema and contract alike, each
     one line ``PATH[:LINE]: PLACE: what is wrong`` (``lines`` finds the line of a place in the file)."""
     listed = isinstance(data, dict) and "scenarios" in data
-    found = [] if _fits_file_schema(data, listed) else [
-        _Problem(tuple(e.absolute_path), e.message)
-        for e in sorted(_file_validator(listed).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+    found = _file_schema_problems(data, listed)
     wrong = [problem.place for problem in found]
     entries = data.get("scenarios") if listed else [data]
     scenarios = []

@@ -9,8 +9,8 @@ schemathesis's VCR cassettes (``check_tally.py``) and printed as a table after i
 
 The server is stateful, so the order of operations matters: a delete run early leaves the operations after it
 only 404s. schemathesis runs in rounds: every operation but the deletes (with the stateful phase, which follows
-the links it learned from the other phases' answers), then the deletes, those of the deepest paths first (a log
-file before its agent).
+the links it learned from the other phases' answers), then each delete on its own, the deepest paths first (a
+log file before its agent).
 
 schemathesis's output is passed through with the hints that would mislead here left out: tips naming
 options this command does not have or schemathesis's config file, schemathesis's own commands (``st
@@ -90,17 +90,20 @@ def run_check(options: CheckOptions, contract: Contract) -> CheckResult:
             cassettes.append(cassette)
             hars.append(har)
             links = found or links
+            if returncode not in (0, 1):
+                break  # schemathesis could not run (or was interrupted): the next rounds would not either
         try:
             tally = tally_cassette(cassettes, contract, base_url, list(options.operation_ids),
                                    list(options.allow_untested))
         except CassetteError as exc:
             return CheckResult(2, str(exc))
         if options.har:
-            _merge_hars(hars, Path(options.har))
-            print(f"HAR: {options.har} (every request and answer, of every round)", flush=True)
+            held = _merge_hars(hars, Path(options.har))
+            print(f"HAR: {options.har} (every request and answer of {held} of {len(hars)} rounds)" if held
+                  else "HAR: none written (schemathesis recorded no exchanges)", flush=True)
     tally.links = links
-    returncode = next((code for code in returncodes if code not in (0, 1)), max(returncodes))
-    result = _verdict(options, tally, returncode)
+    returncode = next((code for code in returncodes if code not in (0, 1)), max(returncodes, default=2))
+    result = _verdict(options, tally, returncode, violations=1 in returncodes)
     print("\n" + table(tally, options.auth_token), flush=True)
     if options.report:
         write_report(options.report, tally, options.auth_token, base_url, result.status)
@@ -109,7 +112,7 @@ def run_check(options: CheckOptions, contract: Contract) -> CheckResult:
     return result
 
 
-def _verdict(options: CheckOptions, tally: Tally, returncode: int) -> CheckResult:
+def _verdict(options: CheckOptions, tally: Tally, returncode: int, violations: bool) -> CheckResult:
     requests = sum(t.requests for t in tally.operations.values())
     if not requests and returncode not in (0, 1):
         return CheckResult(2, f"schemathesis could not test {options.base_url} (exit {returncode}): see above")
@@ -119,7 +122,7 @@ def _verdict(options: CheckOptions, tally: Tally, returncode: int) -> CheckResul
         for operation_id, reason in untested.items():
             by_reason.setdefault(reason, []).append(operation_id)
         causes = "; ".join(f"{', '.join(ops)}: {reason}" for reason, ops in by_reason.items())
-        also = " (schemathesis also found failures, above)" if returncode == 1 else ""
+        also = " (schemathesis also found failures, above)" if violations else ""
         return CheckResult(2, f"{len(untested)} of {len(tally.operations)} operations were not tested (no valid "
                               f"request got a documented success){also}: {causes}. Accept one with "
                               "--allow-untested OPERATION_ID")
@@ -140,33 +143,53 @@ STATELESS = "examples,coverage,fuzzing"
 def rounds(options: CheckOptions, contract: Contract) -> list[tuple[str, list[str], str]]:
     """What each schemathesis run covers, in order: a label, its operations and its phases."""
     chosen = list(options.operation_ids) or sorted(contract.operations)
-    method = {op: contract.operations[op].method.upper() for op in chosen}
-    depth = {op: contract.operations[op].path.count("/") for op in chosen}
-    kept = [op for op in chosen if method[op] != "DELETE"]
-    deletes = [op for op in chosen if method[op] == "DELETE"]
-    # The stateful phase follows links it learns from the earlier phases' answers, so it runs with them. It
-    # runs only when every operation is checked: links to left-out operations cannot be followed.
+    kept = [op for op in chosen if contract.operations[op].method.upper() != "DELETE"]
+    deletes = [op for op in chosen if contract.operations[op].method.upper() == "DELETE"]
+    # The stateful phase follows links it learns from the earlier phases' answers, so it runs with them: never
+    # with the deletes, and only when every operation is checked (links to left-out ones cannot be followed).
     phases = STATELESS + ("" if options.operation_ids else ",stateful")
-    result = [("every operation but the deletes", kept, phases)] if kept else []
-    for level in sorted({depth[op] for op in deletes}, reverse=True):
-        ops = [op for op in deletes if depth[op] == level]
-        result.append((f"delete{'s' if len(ops) > 1 else ''}: {', '.join(ops)}", ops, STATELESS))
-    return result
+    label = "the chosen operations but the deletes" if options.operation_ids else "every operation but the deletes"
+    result = [(label, kept, phases)] if kept else []
+    return result + [(f"delete: {op}", [op], STATELESS) for op in _delete_order(deletes, contract)]
 
 
-def _merge_hars(parts: list[Path], into: Path) -> None:
-    """One HAR file holding every round's entries, in the order they were sent."""
+def _delete_order(deletes: list[str], contract: Contract) -> list[str]:
+    """Deepest paths first (a log file before its agent); at one depth, an item that names another kind
+    (a configuration's ``agent``) before that kind's, as a server may delete what refers to what it deletes."""
+    noun = {op: contract.operations[op].path.rstrip("/").rsplit("{", 1)[-1].rstrip("}").removesuffix("_id")
+            for op in deletes}
+    names: dict[str, set[str]] = {}
+    for op in deletes:
+        path = contract.operations[op].path
+        reads = [o for o in contract.operations.values() if o.path == path and o.method.upper() == "GET"]
+        schema = (reads[0].response_schema(200) or {}) if reads else {}
+        names[op] = set(schema.get("properties") or {})
+
+    def named_by(op: str) -> int:
+        return sum(1 for other in deletes if other != op and names[other] & {noun[op], f"{noun[op]}_id"})
+
+    return sorted(deletes, key=lambda op: (-contract.operations[op].path.count("/"), named_by(op), op))
+
+
+def _merge_hars(parts: list[Path], into: Path) -> int:
+    """One HAR file holding every round's entries, round after round; how many rounds it holds (0: none
+    wrote one, and nothing is written). A part that cannot be read (a run cut short) is left out."""
     merged: dict | None = None
+    held = 0
     for part in parts:
-        if not part.is_file():
+        try:
+            document = json.loads(part.read_text(encoding="utf-8"))
+            entries = document["log"]["entries"]
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        document = json.loads(part.read_text(encoding="utf-8"))
+        held += 1
         if merged is None:
             merged = document
         else:
-            merged["log"]["entries"].extend(document["log"]["entries"])
+            merged["log"]["entries"].extend(entries)
     if merged is not None:
         into.write_text(json.dumps(merged, indent=2), encoding="utf-8")
+    return held
 
 
 def _schemathesis(options: CheckOptions, operation_ids: list[str], phases: str, cassette: Path, har: Path,

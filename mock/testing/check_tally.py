@@ -1,4 +1,4 @@
-"""What a ``check`` run really tested, per operation, counted from schemathesis's VCR cassette against the
+"""What a ``check`` run really tested, per operation, counted from schemathesis's VCR cassettes against the
 contract: each recorded request is matched to its operation by the contract's route index.
 
 An operation is *tested* when at least one valid (positively generated) request to it was answered with a

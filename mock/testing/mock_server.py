@@ -87,8 +87,6 @@ class MockServer:
         for key in [key for key in handlers if project_id is None or key[0] == project_id]:
             del handlers[key]
         self._handler_failures.clear(project_id)
-        if project_id is None:
-            self._responses = 0  # a test's stubs are respond-1, respond-2, ... whatever ran before it
 
     def use(self, *scenarios: str, project_id: str = DOCS_PROJECT) -> None:
         """Make these scenarios answer first for ``project_id`` (``"name;key=value"`` sets a parameter);
@@ -181,7 +179,8 @@ class MockServer:
         contract at once: a status, header or body the contract does not allow raises ValueError naming
         why (a handler's answers, when it gives them). A stub that never answers by the end of the test
         fails it (see :meth:`assert_all_called`) unless ``optional=True``. Returns the name of the
-        scenario it made (``respond-N``, counted from 1 again after a ``reset()`` of every project)."""
+        scenario it made (``respond-N``: N counts every stub the server has made, so that an answer still on
+        its way from an earlier test never meets a later test's stub of the same name)."""
         known_operation(self.engine.contract, operation)
         if (status is not None) + drop + (handler is not None) != 1:
             raise ValueError(f"respond({operation!r}) takes one of status= (an answer), handler= (code that "

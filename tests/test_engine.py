@@ -316,30 +316,6 @@ def agent_browse_requested(engine):
     return outcome
 
 
-@case("default#28")
-def unknown_agent_browse(engine):
-    outcome = ask(engine, "getAgentBrowse", agent_id=DOCS_AGENT, request_id=UNKNOWN)
-    assert outcome.status == 404 and UNKNOWN in outcome.body["message"]
-    return outcome
-
-
-@case("default#29")
-def agent_browse_not_answered(engine):
-    request_id = change(engine, lambda world: world.apply(
-        "create_request", {"kind": "agent_browse", "agent_id": DOCS_AGENT})).id
-    outcome = ask(engine, "getAgentBrowse", agent_id=DOCS_AGENT, request_id=request_id)
-    assert outcome.status == 404 and "not reported" in outcome.body["message"]
-    return outcome
-
-
-@case("default#30")
-def docs_agent_browse(engine):
-    outcome = ask(engine, "getAgentBrowse", agent_id=DOCS_AGENT, request_id=DOCS_AGENT_BROWSE)
-    assert outcome.status == 200
-    assert outcome.body == engine.contract.operation("getAgentBrowse").response_example(200)
-    return outcome
-
-
 @case("default#31")
 def browse_of_unknown_backup(engine):
     outcome = ask(engine, "requestBackupBrowse", {"agent_id": DOCS_AGENT, "path": "/"}, backup_id=UNKNOWN)
@@ -376,28 +352,37 @@ def backup_browse_requested(engine):
     return outcome
 
 
-@case("default#35")
-def unknown_backup_browse(engine):
-    outcome = ask(engine, "getBackupBrowse", backup_id=DOCS_BACKUP, request_id=UNKNOWN)
-    assert outcome.status == 404 and UNKNOWN in outcome.body["message"]
-    return outcome
+def browse_reads(kind, operation, parent_field, parent_id, target_agent, docs_id, rules):
+    """The three reads of a browse request (agent or backup), one case each: an unknown id, a request not
+    reported yet, and the docs' answered one."""
+    unknown_rule, not_answered_rule, docs_rule = rules
+
+    @case(unknown_rule)
+    def unknown_request(engine):
+        outcome = ask(engine, operation, **{parent_field: parent_id, "request_id": UNKNOWN})
+        assert outcome.status == 404 and UNKNOWN in outcome.body["message"]
+        return outcome
+
+    @case(not_answered_rule)
+    def not_answered(engine):
+        request_id = change(engine, lambda world: world.apply(
+            "create_request", {"kind": kind, "agent_id": parent_id, "target_agent_id": target_agent})).id
+        outcome = ask(engine, operation, **{parent_field: parent_id, "request_id": request_id})
+        assert outcome.status == 404 and "not reported" in outcome.body["message"]
+        return outcome
+
+    @case(docs_rule)
+    def docs_request(engine):
+        outcome = ask(engine, operation, **{parent_field: parent_id, "request_id": docs_id})
+        assert outcome.status == 200
+        assert outcome.body == engine.contract.operation(operation).response_example(200)
+        return outcome
 
 
-@case("default#36")
-def backup_browse_not_answered(engine):
-    request_id = change(engine, lambda world: world.apply(
-        "create_request", {"kind": "backup_browse", "agent_id": DOCS_BACKUP, "target_agent_id": DOCS_AGENT})).id
-    outcome = ask(engine, "getBackupBrowse", backup_id=DOCS_BACKUP, request_id=request_id)
-    assert outcome.status == 404 and "not reported" in outcome.body["message"]
-    return outcome
-
-
-@case("default#37")
-def docs_backup_browse(engine):
-    outcome = ask(engine, "getBackupBrowse", backup_id=DOCS_BACKUP, request_id=DOCS_BACKUP_BROWSE)
-    assert outcome.status == 200
-    assert outcome.body == engine.contract.operation("getBackupBrowse").response_example(200)
-    return outcome
+browse_reads("agent_browse", "getAgentBrowse", "agent_id", DOCS_AGENT, DOCS_AGENT, DOCS_AGENT_BROWSE,
+             ("default#28", "default#29", "default#30"))
+browse_reads("backup_browse", "getBackupBrowse", "backup_id", DOCS_BACKUP, DOCS_AGENT, DOCS_BACKUP_BROWSE,
+             ("default#35", "default#36", "default#37"))
 
 
 @case("default#38")

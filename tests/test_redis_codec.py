@@ -1,6 +1,6 @@
 """How a project's state is written to Redis fields and read back (no Redis needed: the codec alone)."""
 
-from cloud_backup_mock.engine.redis_codec import apply, decode, encode, field_names
+from cloud_backup_mock.engine.redis_codec import apply, decode, encode, field_names, forgotten_names
 from cloud_backup_mock.engine.world import Seed, Settings
 from test_world import clock, world  # noqa: F401 - the world tests' clock fixture and world maker
 
@@ -32,6 +32,23 @@ def test_a_change_writes_the_fields_of_what_it_touched(clock):
     w.apply("set_vault_encrypted", {"agent_id": "a1"})
     w.select([("slow", {"seconds": 1})])
     assert field_names(w, w.touched) == {f"t:{token['id']}", "a:a1", "sel", "c"}
+
+
+def test_tokens_and_requests_past_their_bound_are_only_forgotten_and_such_a_change_is_independent(clock):
+    w = world(clock, max_tokens=1, max_vault_requests=1, auto_report_after_seconds=None)
+    first = w.apply("issue_token", {"agent_id": "a1"})["id"]
+    request = w.apply("create_request", {"kind": "verification", "agent_id": "a1"}).id
+    w.touched.clear()
+    second = w.apply("issue_token", {"agent_id": "a1"})["id"]
+    later = w.apply("create_request", {"kind": "verification", "agent_id": "a1"}).id
+    assert field_names(w, w.touched) == {f"t:{first}", f"t:{second}", f"r:verification:{request}",
+                                         f"r:verification:{later}"}
+    assert forgotten_names(w.touched) == {f"t:{first}", f"r:verification:{request}"}
+    assert w.independent()
+    w.touch("token", first)  # touched otherwise too: no longer only forgotten
+    assert forgotten_names(w.touched) == {f"r:verification:{request}"} and w.independent()
+    w.apply("set_vault_encrypted", {"agent_id": "a1"})
+    assert not w.independent()
 
 
 def test_the_whole_state_reads_back_as_it_was_written(clock):

@@ -332,15 +332,32 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
             await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": "from-first"}))
             turns = []
 
+            def configure(world):
+                turns.append(second.version("shared"))
+                return world.apply("configure", {"auto_report_verified": False})
+
+            b, _ = await second.transaction(b, configure)
+            assert turns[0] == b_before and len(turns) == 2  # redone once, on the first's version
+            assert {t["agent_id"] for t in b.tokens.values()} == {"x", "from-first"}
+            a = await first.project("shared")
+            assert a.settings.auto_report_verified is False and second.version("shared") == first.version("shared")
+
+            # A token made by each at once: the second's is written over the first's, not made again, and
+            # its answer brings the first's token (no read).
+            await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": "from-first-2"}))
+            turns.clear()
+
             def issue(world):
                 turns.append(second.version("shared"))
                 return world.apply("issue_token", {"agent_id": "from-second"})
 
+            loads = command_calls(redis_url, "evalsha")
             b, mine = await second.transaction(b, issue)
-            assert turns[0] == b_before and len(turns) == 2  # redone once, on the first's version
-            assert {t["agent_id"] for t in b.tokens.values()} == {"x", "from-first", "from-second"}
+            assert len(turns) == 1 and command_calls(redis_url, "evalsha") - loads == 1  # one script, no redo
+            assert {t["agent_id"] for t in b.tokens.values()} == {"x", "from-first", "from-first-2", "from-second"}
             a = await first.project("shared")
-            assert a.tokens.keys() == b.tokens.keys() and mine["id"] in a.tokens
+            assert list(a.tokens) == list(b.tokens) and mine["id"] in a.tokens
+            assert second.version("shared") == first.version("shared")
 
             # Far behind: more changes than the change log keeps, then a read of the whole project.
             for n in range(CHANGE_LOG + 5):
@@ -355,6 +372,93 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
             assert second.version("shared") == "" and not b.tokens  # the seed's again
             assert await second.peek("shared") is None  # and no state: peek makes none
         finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())
+
+
+def test_tokens_made_at_once_pass_their_bound_by_one_per_other_writer_and_a_record_both_touched_is_redone(redis_url):
+    """Two processes each making a token at the bound, from the same state: both forget the same oldest
+    token, neither is made again, and the project holds one over the bound until the next change forgets
+    it. A change that deletes a token the other forgot meanwhile is made again, on what it wrote."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        first, second = (build_engine(MockConfig(state=redis_url)).store for _ in range(2))
+        try:
+            a = await first.project("bounded")
+            await first.transaction(a, lambda w: w.apply("configure", {"max_tokens": 2}))
+            t1, t2 = [(await first.transaction(a, lambda w, n=n: w.apply("issue_token", {"agent_id": n})))[1]["id"]
+                      for n in ("t1", "t2")]
+            b = await second.project("bounded")
+            turns = []
+
+            def issue(world, name):
+                turns.append(name)
+                return world.apply("issue_token", {"agent_id": name})
+
+            a, t3 = await first.transaction(a, lambda w: issue(w, "t3"))
+            b, t4 = await second.transaction(b, lambda w: issue(w, "t4"))
+            assert turns == ["t3", "t4"]  # neither made again
+            assert list(b.tokens) == [t2, t3["id"], t4["id"]]  # t1 forgotten by both: one over the bound
+            assert list((await first.project("bounded")).tokens) == list(b.tokens)
+            a, t5 = await first.transaction(a, lambda w: issue(w, "t5"))
+            assert list(a.tokens) == [t4["id"], t5["id"]] == list((await second.project("bounded")).tokens)
+
+            turns.clear()
+            await first.transaction(a, lambda w: issue(w, "t6"))  # forgets t4
+            def expire(world):
+                turns.append("expire")
+                return world.apply("expire_tokens", {})
+
+            b, expired = await second.transaction(b, expire)  # deletes t4 and t5: met the first's change
+            assert turns == ["t6", "expire", "expire"] and expired == 2  # made again: t5 and t6
+            assert not b.tokens and not (await first.project("bounded")).tokens
+            assert t1 not in b.tokens
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_change_logged_by_an_earlier_release_is_read_and_never_written_over(redis_url):
+    """The change log of a Redis an earlier release wrote (``[from, to, fields...]``): a copy behind
+    reads the fields it names, and a change meeting it is made again rather than written over it."""
+    import asyncio
+    import json as json_
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        first, second = (build_engine(MockConfig(state=redis_url)).store for _ in range(2))
+        raw = redis_client(redis_url)
+        try:
+            a, _ = await first.transaction(await first.project("older"), lambda w: w.apply(
+                "issue_token", {"agent_id": "new"}))
+            b = await second.project("older")
+            state, log = first.keys("older")[:2]
+            before = first.version("older")
+            token = {"id": "from-before", "agent_id": "old", "expires": "", "expires_at": time.time() + 3600}
+            raw.hset(state, mapping={"t:from-before": json_.dumps(token), "v": "earlier"})
+            raw.lpush(log, json_.dumps([before, "earlier", "t:from-before"]))
+            turns = []
+
+            def issue(world):
+                turns.append(1)
+                return world.apply("issue_token", {"agent_id": "after"})
+
+            a, _ = await first.transaction(a, issue)
+            assert len(turns) == 2 and "from-before" in a.tokens  # made again, on the earlier release's change
+            b = await second.project("older")
+            assert list(b.tokens) == list(a.tokens)
+        finally:
+            raw.close()
             await first.close()
             await second.close()
 

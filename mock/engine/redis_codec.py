@@ -4,6 +4,7 @@ Field names: ``a:<agent>``, ``x:<kind>:<record>`` (the other kinds of resources.
 ``r:<kind>:<request>``, and ``s`` (settings), ``e`` (the event counter), ``k`` (how far the project's clock
 is ahead), ``sel`` (selections), ``add`` (added scenarios' documents), ``c`` (``times`` counts). A change
 writes the fields of the records it touched (``ProjectWorld.touched``); a field written as None is gone.
+A record only forgotten (``("forgotten", (part, key))``) is the same field as the record.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def field_names(world: ProjectWorld, touched: set[tuple[str, Any]] | None = None
             f"x:{kind}:{i}" for kind, table in world.records.items() for i in table}
     names = set()
     for part, key in touched:
+        if part == "forgotten":
+            part, key = key
         if part in _SINGLE:
             names.add(_SINGLE[part])
         elif part == "vault_request":
@@ -36,6 +39,13 @@ def field_names(world: ProjectWorld, touched: set[tuple[str, Any]] | None = None
         else:
             names.add(f"{_KEYED[part]}:{key}")
     return names
+
+
+def forgotten_names(touched: set[tuple[str, Any]]) -> set[str]:
+    """The fields of the tokens and vault requests the change only forgot (expired, past their bound),
+    not also touched otherwise."""
+    forgotten = {key for part, key in touched if part == "forgotten"}
+    return field_names(None, forgotten - touched) if forgotten else set()
 
 
 def encode(world: ProjectWorld, names: set[str]) -> dict[str, str | None]:

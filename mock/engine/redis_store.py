@@ -7,7 +7,8 @@ shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
 
 - ``cbm:{p:<project>}:state``: hash, one field per part of the state (``ProjectWorld.fields``) and
   ``v``, the version: a random id written by every change. ``cbm:{p:<project>}:log``: the latest
-  changes (``[from version, to version, fields...]``, newest first, at most ``CHANGE_LOG``), so a
+  changes (``[from version, to version, n, fields...]``, newest first, at most ``CHANGE_LOG``; ``n``:
+  how many of the fields the change only forgot, -1 for a change that is not independent), so a
   process whose copy is a few versions behind reads only the fields that changed.
   ``cbm:{p:<project>}:lock``: held by a process whose change met others' ``OPTIMISTIC_ATTEMPTS``
   times; while it is held, only its holder's changes are written (it lapses, should the holder die).
@@ -20,8 +21,14 @@ shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
   project while the journal is over ``journal_entries`` or ``journal_bytes``, in the same script.
 
 Every read-modify-write runs as one Lua script, so it is atomic across processes. A change is
-written only onto the version it was made from (compare and set): when another process wrote the
-project meanwhile, the state is read again and the change made again (see ``state.py``).
+written onto the version it was made from (compare and set): when another process wrote the project
+meanwhile, the state is read again and the change made again (see ``store.py``). Except that an
+independent change (it touched only tokens and vault requests: ``ProjectWorld.independent``) is
+written over other independent changes made since, as long as none of them touched a record it
+wrote (two processes forgetting the same oldest token is no conflict), and its answer brings what
+they changed: two processes making tokens and vault requests in one project do not redo each
+other's. The bounds on tokens and vault requests then hold within one per process writing at that
+moment: each forgot the oldest past the bound in its own copy; the next change forgets the rest.
 
 A process keeps a copy of the projects it serves, each with its version; a request asks Redis for
 the version, and when it changed, the fields changed since its copy's version (or the whole project
@@ -85,7 +92,7 @@ if want ~= ARGV[1] then
   for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
     local change = cjson.decode(text)
     if change[2] ~= want then break end
-    for i = 3, #change do changed[change[i]] = true end
+    for i = type(change[3]) == 'number' and 4 or 3, #change do changed[change[i]] = true end
     want = change[1]
     if want == ARGV[1] then break end
   end
@@ -103,26 +110,61 @@ end
 return {v, out, 1}
 """
 _READS = {"load"}  # scripts that change nothing: one call answers every request asking the same
-# KEYS: state, log, lock; ARGV: expected version, new version, n (fields to delete), their names, then
-# name/value pairs, then the change log's length, then who holds the project's lock ("" for nobody).
-# -> 1 when written (also when it was already: a call sent again after a lost connection), 0 when the
-# project is not at the expected version or another process holds its lock.
+# KEYS: state, log, lock; ARGV: expected version, new version, "1" when the change is independent (touched only
+# tokens and vault requests, ``ProjectWorld.independent``), the change log's length, who holds the project's
+# lock ("" for nobody), nf and nd, then the nf fields the change only forgot and the nd others it deleted,
+# then name/value pairs. -> {1} when written onto the expected version; {1, {field, value or false, ...}}
+# when written over independent changes made since, with the fields they changed (none of the change's
+# own: it is written only if no change since touched what it wrote, and none changed what it forgot other
+# than by forgetting it too); {2} when it was written already (a call sent again after a lost connection);
+# {0} when not written (the project changed otherwise, or another process holds its lock).
 _COMMIT = """
 local v = redis.call('HGET', KEYS[1], 'v') or ''
-if v == ARGV[2] then return 1 end
-if v ~= ARGV[1] then return 0 end
+if v == ARGV[2] then return {2} end
 local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[#ARGV] then return 0 end
-local n, last = tonumber(ARGV[3]), #ARGV - 2
-local change = {ARGV[1], ARGV[2]}
-for i = 4, 3 + n do change[#change + 1] = ARGV[i] end
-for i = 4 + n, last, 2 do change[#change + 1] = ARGV[i] end
-for i = 4, 3 + n, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, 3 + n))) end
-for i = 4 + n, last, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, last))) end
+if holder and holder ~= ARGV[5] then return {0} end
+local nf, nd = tonumber(ARGV[6]), tonumber(ARGV[7])
+local last = 7 + nf + nd
+local theirs
+if v ~= ARGV[1] then
+  if ARGV[3] ~= '1' or v == '' then return {0} end
+  local mine = {}
+  for i = 8, last do mine[ARGV[i]] = i > 7 + nf end
+  for i = last + 1, #ARGV, 2 do mine[ARGV[i]] = true end
+  theirs = {}
+  local want = v
+  for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    local change = cjson.decode(text)
+    if change[2] ~= want or type(change[3]) ~= 'number' or change[3] < 0 then return {0} end
+    for i = 4, #change do
+      local name = change[i]
+      if mine[name] or (mine[name] == false and i >= 4 + change[3]) then return {0} end
+      theirs[name] = true
+    end
+    want = change[1]
+    if want == ARGV[1] then break end
+  end
+  if want ~= ARGV[1] then return {0} end
+end
+local change = {v, ARGV[2], ARGV[3] == '1' and nf or -1}
+for i = 8, last do change[#change + 1] = ARGV[i] end
+for i = last + 1, #ARGV, 2 do change[#change + 1] = ARGV[i] end
+for i = 8, last, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, last))) end
+for i = last + 1, #ARGV, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
 redis.call('LPUSH', KEYS[2], cjson.encode(change))
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[#ARGV - 1]) - 1)
-return 1
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+if not theirs then return {1} end
+local names, out = {}, {}
+for name in pairs(theirs) do names[#names + 1] = name end
+for i = 1, #names, 500 do
+  local values = redis.call('HMGET', KEYS[1], unpack(names, i, math.min(i + 499, #names)))
+  for j = 1, #values do
+    out[#out + 1] = names[i + j - 1]
+    out[#out + 1] = values[j]
+  end
+end
+return {1, out}
 """
 # KEYS: lock; ARGV: holder. Releases the lock if it is still the holder's.
 _UNLOCK = """
@@ -484,29 +526,34 @@ class RedisStore:
         return holder
 
     async def _commit(self, world: ProjectWorld, holder: str = "") -> bool:
-        stored = self._versions.get(world.project_id, STALE)
+        project_id = world.project_id
+        stored = self._versions.get(project_id, STALE)
         fields = redis_codec.encode(world, redis_codec.field_names(world, world.touched if stored else None))
-        deleted = [name for name, value in fields.items() if value is None]
+        forgotten = [name for name in redis_codec.forgotten_names(world.touched) if stored and fields.get(name, 1) is None]
+        deleted = [name for name, value in fields.items() if value is None and name not in forgotten]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
+        independent = "1" if stored and world.independent() else "0"
 
-        calls = [("commit", self.keys(world.project_id), [stored, version, len(deleted), *deleted, *pairs,
-                                                          CHANGE_LOG, holder])]
+        calls = [("commit", self.keys(project_id), [stored, version, independent, CHANGE_LOG, holder,
+                                                    len(forgotten), len(deleted), *forgotten, *deleted, *pairs])]
         now = time.time()
-        touch = not stored or now - self._touched.get(world.project_id, 0) > TOUCH_EVERY
+        touch = not stored or now - self._touched.get(project_id, 0) > TOUCH_EVERY
         if touch:  # the project's place in the index (least recently changed first out), not at every change
-            calls.append(("touch", self._meta, [project_tag(world.project_id), int(now * 1000),
-                                                self.limits.max_projects]))
-        written, *touched = await self.redis.scripts_at_once(calls)
-        forgotten = touched[0] if touched else []
+            calls.append(("touch", self._meta, [project_tag(project_id), int(now * 1000), self.limits.max_projects]))
+        answer, *touched = await self.redis.scripts_at_once(calls)
+        written = answer[0]
+        forgotten_projects = touched[0] if touched else []
         if touch and written:
-            self._touched[world.project_id] = now
+            self._touched[project_id] = now
             while len(self._touched) > CACHED_PROJECTS:
                 del self._touched[next(iter(self._touched))]
-        for tag in forgotten:  # one call per project: its keys share a slot, two projects' may not
+        for tag in forgotten_projects:  # one call per project: its keys share a slot, two projects' may not
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape"))))
-        if written:
-            self._versions[world.project_id] = version
+        if written == 1 and len(answer) > 1:  # written over others' independent changes: take theirs too
+            redis_codec.apply(world, self._fields(answer[1]), lambda d: self._scenario(d, project_id))
+        if written:  # (2: written already, by this call sent before; what came between is read whole next)
+            self._versions[project_id] = version if written == 1 else STALE
         return bool(written)
 
     async def reserve_added(self, project_id: str, count: int) -> bool:

@@ -23,7 +23,11 @@ from ..yaml_files import YAMLError, load_yaml
 Clock = Callable[[], datetime]
 FIRST_EVENT_ID = 5650135585  # the number before the first event a project records (the docs' examples are about there)
 # The parts of a project's state a change can touch (``ProjectWorld.touched``); keyed ones name the record.
-PARTS = ("agent", "record", "token", "vault_request", "settings", "events", "clock", "selections", "added", "counts")
+PARTS = ("agent", "record", "token", "vault_request", "settings", "events", "clock", "selections", "added", "counts",
+         "forgotten")
+# Touched only by making, changing or forgetting tokens and vault requests: such a change does not depend
+# on another such change made at the same moment (see ``ProjectWorld.independent``).
+INDEPENDENT_PARTS = frozenset({"token", "vault_request", "forgotten"})
 # Kept on an agent's record, never shown: the registration fingerprint the token request compares.
 PRIVATE_AGENT_FIELDS = {"fingerprint"}
 
@@ -307,7 +311,7 @@ class ProjectWorld:
             if oldest["expires_at"] > now and len(self.tokens) <= self.settings.max_tokens:
                 break
             del self.tokens[oldest["id"]]
-            self.touch("token", oldest["id"])
+            self.touch("token", oldest["id"], forgotten=True)
         if self.model is not None:
             self.model.advance(self)
         delay = self.settings.auto_report_after_seconds
@@ -412,7 +416,7 @@ class ProjectWorld:
         while len(self.requests) > self.settings.max_vault_requests:
             oldest = next(iter(self.requests))
             del self.requests[oldest]
-            self.touch("vault_request", oldest)
+            self.touch("vault_request", oldest, forgotten=True)
         while len(self.pending) > self.settings.max_vault_requests:
             self.pending.popleft()  # forgotten already, or the oldest not reported: both go
         return request
@@ -533,8 +537,18 @@ class ProjectWorld:
             self.counters.popitem(last=False)
         return True
 
-    def touch(self, part: str, key: Any = None) -> None:
-        self.touched.add((part, key))
+    def touch(self, part: str, key: Any = None, forgotten: bool = False) -> None:
+        """Name a record the change touched; ``forgotten``: a token or vault request dropped because it
+        expired or is past its bound (``("forgotten", (part, key))``: two processes may both drop it)."""
+        self.touched.add(("forgotten", (part, key)) if forgotten else (part, key))
+
+    def independent(self) -> bool:
+        """Whether the change touched only tokens and vault requests (made, changed or forgotten). Two
+        such changes made at once from the same state touch different records unless one changes what
+        the other did: a shared store writes them one over the other when their records differ, instead
+        of making one again. Every other change (agents, records, counts, events, settings...) may
+        depend on what another changed, and is written only onto the state it was made from."""
+        return all(part in INDEPENDENT_PARTS for part, _ in self.touched)
 
     def replace(self, other: "ProjectWorld") -> None:
         """Become ``other`` (same project), in place: whoever holds this object sees the new state."""

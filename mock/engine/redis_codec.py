@@ -93,9 +93,12 @@ def decode(project_id: str, seed: Seed, clock: Clock, fields: dict[str, str],
 
 def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Callable[[dict[str, Any]], Any]) -> None:
     """Bring ``world`` up to date with fields that changed, as :func:`encode` wrote them (None: gone)."""
-    for name, text in fields.items():
+    # Tokens, vault requests and records in the order they are kept, so that each new one goes at the end
+    # (a whole project comes in Redis's hash order: placing each among the others would be quadratic).
+    changes = sorted(((name, None if text is None else json.loads(text)) for name, text in fields.items()),
+                     key=_kept_order)
+    for name, value in changes:
         kind, _, key = name.partition(":")
-        value = None if text is None else json.loads(text)
         if kind == "a":
             if value is None:
                 world.agents.pop(key, None)
@@ -152,6 +155,20 @@ def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Cal
             world.added = {name: compile_added(document) for name, document in world.added_documents.items()}
     while len(world.pending) > world.settings.max_vault_requests:
         world.pending.popleft()
+
+
+def _kept_order(change: tuple[str, Any]) -> tuple:
+    """Where a changed field goes among the others of its kind (fields of different kinds never compare
+    past their first item)."""
+    name, value = change
+    kind, _, key = name.partition(":")
+    if kind == "t":
+        return ("t", value["expires_at"] if value else 0.0)
+    if kind == "r":
+        return ("r", value["created"] if value else 0.0)
+    if kind == "x":
+        return ("x:" + key.partition(":")[0], _made(value) if value else ("", 0))
+    return (name,)
 
 
 def _made(record: dict[str, Any]) -> tuple:

@@ -59,6 +59,36 @@ def _seed():
     return Seed(Settings(auto_report_after_seconds=None), [{"id": "a1", "vault": {"encrypted": False}}])
 
 
+def test_a_copy_holding_more_requests_than_the_bound_keeps_every_waiting_one_in_line(clock):
+    """Two processes each made a vault request at the bound: the project holds one more for a moment, and
+    no request still waiting for its report leaves the line (it would never be reported)."""
+    maker = world(clock, max_vault_requests=5, auto_report_after_seconds=None)
+    for _ in range(3):
+        maker.apply("create_request", {"kind": "verification", "agent_id": "a1"})
+        clock.advance(1)
+    copy = world(clock, max_vault_requests=2, auto_report_after_seconds=None)
+    copy.requests.clear()
+    copy.pending.clear()
+    apply(copy, encode(maker, field_names(maker)), lambda document: None)
+    assert [request.id for request in copy.pending] == [request_id for _, request_id in maker.requests]
+    reported = next(iter(maker.requests))
+    maker.apply("report_verification", {"request_id": reported[1], "verified": True})
+    apply(copy, encode(maker, {f"r:{reported[0]}:{reported[1]}"}), lambda document: None)
+    waiting = [request.id for request in copy.pending if copy.requests[("verification", request.id)].result is None]
+    assert waiting == [request_id for _, request_id in list(maker.requests)[1:]]
+    assert len(copy.pending) <= max(2, len(copy.requests))  # still bounded
+
+
+def test_the_mark_of_an_independent_change_in_the_change_log_is_a_field_every_reader_passes_over(clock):
+    """The change log marks an independent change with ``~<n>`` where a field name goes: a process of an
+    earlier release, reading it as a field, finds no value and applies nothing."""
+    w = world(clock, auto_report_after_seconds=None)
+    w.apply("issue_token", {"agent_id": "a1"})
+    before = encode(w, field_names(w))
+    apply(w, {"~0": None, "~3": None}, lambda document: None)
+    assert encode(w, field_names(w)) == before
+
+
 def test_a_change_writes_the_fields_of_what_it_touched(clock):
     w = world(clock, auto_report_after_seconds=None)
     token = w.apply("issue_token", {"agent_id": "a1"})

@@ -426,6 +426,43 @@ def test_tokens_made_at_once_pass_their_bound_by_one_per_other_writer_and_a_reco
     asyncio.run(scenario())
 
 
+def test_what_a_change_brings_back_waits_for_the_next_read_when_a_read_moved_the_copy_meanwhile(redis_url):
+    """A change written over another process's token brings that token back; when a read of the same
+    process moved the copy on while the change was on its way, the copy does not take those (maybe
+    older) values, and its next read does."""
+    import asyncio
+
+    from cloud_backup_mock.config import MockConfig
+    from cloud_backup_mock.engine import build_engine
+
+    async def scenario():
+        first, second = (build_engine(MockConfig(state=redis_url)).store for _ in range(2))
+        try:
+            a, _ = await first.transaction(await first.project("moved"), lambda w: w.apply(
+                "issue_token", {"agent_id": "base"}))
+            b = await second.project("moved")
+            _, other = await first.transaction(a, lambda w: w.apply("issue_token", {"agent_id": "other"}))
+            sent = second.redis.scripts_at_once
+
+            async def then_a_read_moves_the_copy(calls):
+                answers = await sent(calls)
+                second._versions["moved"] = "moved-by-a-read"
+                return answers
+
+            second.redis.scripts_at_once = then_a_read_moves_the_copy
+            b, mine = await second.transaction(b, lambda w: w.apply("issue_token", {"agent_id": "mine"}))
+            second.redis.scripts_at_once = sent
+            assert other["id"] not in b.tokens and mine["id"] in b.tokens  # not taken from the change's answer
+            b = await second.project("moved")
+            assert list(b.tokens) == list((await first.project("moved")).tokens) and other["id"] in b.tokens
+            assert not second._reread  # read, and forgotten
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_change_logged_by_an_earlier_release_is_read_and_never_written_over(redis_url):
     """The change log of a Redis an earlier release wrote (``[from, to, fields...]``): a copy behind
     reads the fields it names, and a change meeting it is made again rather than written over it."""

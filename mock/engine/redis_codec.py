@@ -153,8 +153,16 @@ def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Cal
         elif name == "add":
             world.added_documents = {document["name"]: document for document in value or []}
             world.added = {name: compile_added(document) for name, document in world.added_documents.items()}
-    while len(world.pending) > world.settings.max_vault_requests:
-        world.pending.popleft()
+    if len(world.pending) > max(world.settings.max_vault_requests, len(world.requests)):
+        # Only the requests still waiting stay (a project may hold more than the bound for a moment).
+        waiting = [r for r in world.pending if _waiting(world, r)]
+        world.pending.clear()
+        world.pending.extend(waiting)
+
+
+def _waiting(world: ProjectWorld, request: VaultRequest) -> bool:
+    kept = world.requests.get((request.kind, request.id))
+    return kept is not None and kept.result is None
 
 
 def _kept_order(change: tuple[str, Any]) -> tuple:

@@ -7,9 +7,10 @@ shares the ``{journal}`` tag, and the project index the ``{meta}`` tag):
 
 - ``cbm:{p:<project>}:state``: hash, one field per part of the state (``ProjectWorld.fields``) and
   ``v``, the version: a random id written by every change. ``cbm:{p:<project>}:log``: the latest
-  changes (``[from version, to version, n, fields...]``, newest first, at most ``CHANGE_LOG``; ``n``:
-  how many of the fields the change only forgot, -1 for a change that is not independent), so a
-  process whose copy is a few versions behind reads only the fields that changed.
+  changes (``[from version, to version, fields...]``, newest first, at most ``CHANGE_LOG``; an
+  independent change has ``"~<n>"`` before its fields, ``n`` the number of them it only forgot, which
+  a reader that does not know the mark takes for a field it cannot find), so a process whose copy is a
+  few versions behind reads only the fields that changed.
   ``cbm:{p:<project>}:lock``: held by a process whose change met others' ``OPTIMISTIC_ATTEMPTS``
   times; while it is held, only its holder's changes are written (it lapses, should the holder die).
 - ``cbm:{meta}:projects``: sorted set, project -> time of its last change; past ``max_projects`` the
@@ -27,8 +28,11 @@ independent change (it touched only tokens and vault requests: ``ProjectWorld.in
 written over other independent changes made since, as long as none of them touched a record it
 wrote (two processes forgetting the same oldest token is no conflict), and its answer brings what
 they changed: two processes making tokens and vault requests in one project do not redo each
-other's. The bounds on tokens and vault requests then hold within one per process writing at that
-moment: each forgot the oldest past the bound in its own copy; the next change forgets the rest.
+other's. A project may then hold more tokens or vault requests than their bound, by as many as the
+other processes made at that moment (each forgot the oldest past the bound in its own copy, the same
+ones); the next one made forgets the rest. A process whose copy was moved on by a read while its
+change was on its way does not apply what the change brought back (it may be older than what the read
+found): its next read takes those fields again.
 
 A process keeps a copy of the projects it serves, each with its version; a request asks Redis for
 the version, and when it changed, the fields changed since its copy's version (or the whole project
@@ -92,7 +96,7 @@ if want ~= ARGV[1] then
   for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
     local change = cjson.decode(text)
     if change[2] ~= want then break end
-    for i = type(change[3]) == 'number' and 4 or 3, #change do changed[change[i]] = true end
+    for i = string.sub(change[3], 1, 1) == '~' and 4 or 3, #change do changed[change[i]] = true end
     want = change[1]
     if want == ARGV[1] then break end
   end
@@ -135,10 +139,11 @@ if v ~= ARGV[1] then
   local want = v
   for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
     local change = cjson.decode(text)
-    if change[2] ~= want or type(change[3]) ~= 'number' or change[3] < 0 then return {0} end
+    if change[2] ~= want or string.sub(change[3], 1, 1) ~= '~' then return {0} end
+    local forgot = tonumber(string.sub(change[3], 2))
     for i = 4, #change do
       local name = change[i]
-      if mine[name] or (mine[name] == false and i >= 4 + change[3]) then return {0} end
+      if mine[name] or (mine[name] == false and i >= 4 + forgot) then return {0} end
       theirs[name] = true
     end
     want = change[1]
@@ -146,7 +151,8 @@ if v ~= ARGV[1] then
   end
   if want ~= ARGV[1] then return {0} end
 end
-local change = {v, ARGV[2], ARGV[3] == '1' and nf or -1}
+local change = {v, ARGV[2]}
+if ARGV[3] == '1' then change[3] = '~' .. nf end
 for i = 8, last do change[#change + 1] = ARGV[i] end
 for i = last + 1, #ARGV, 2 do change[#change + 1] = ARGV[i] end
 for i = 8, last, 500 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 499, last))) end
@@ -373,6 +379,7 @@ class RedisStore:
         self._queued: dict[str, list[tuple[Callable, asyncio.Future]]] = {}  # project -> changes to write next
         self._committers: dict[str, asyncio.Task] = {}  # project -> the task writing its changes
         self._touched: dict[str, float] = {}  # project -> when this process last put it first in the index
+        self._reread: dict[str, set[str]] = {}  # project -> fields its copy's next read takes whatever changed
         meta = f"{PREFIX}:{{meta}}"
         self._meta = [f"{meta}:projects", f"{meta}:added", f"{meta}:totals"]
 
@@ -393,9 +400,12 @@ class RedisStore:
             world = self._cache[project_id] = ProjectWorld(project_id, self.seed, self.clock)
             self._versions[project_id] = STALE
             while len(self._cache) > CACHED_PROJECTS:
-                del self._versions[self._cache.popitem(last=False)[0]]
+                dropped = self._cache.popitem(last=False)[0]
+                del self._versions[dropped]
+                self._reread.pop(dropped, None)
         self._cache.move_to_end(project_id)
-        versions = self._versions
+        versions, again = self._versions, set(self._reread.get(project_id, ()))
+        also = also | again
         for _ in range(MAX_ATTEMPTS):
             sent = versions[project_id]
             answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also)])
@@ -407,6 +417,7 @@ class RedisStore:
                 continue  # read again from where the copy is now (with the fields asked for)
             compile_added = lambda d: self._scenario(d, project_id)  # noqa: E731
             if len(answer) == 1 and version == sent:
+                self._taken(project_id, again)
                 return world
             if len(answer) == 1:  # Redis has no state of it (new, reset or forgotten): the seed's
                 world.replace(ProjectWorld(project_id, self.seed, self.clock))
@@ -416,8 +427,17 @@ class RedisStore:
                 world.replace(redis_codec.decode(project_id, self.seed, self.clock, self._fields(answer[1]),
                                                  compile_added))
             versions[project_id] = version
+            self._taken(project_id, again)
             return world
         raise StoreUnavailable(f"project {project_id!r} changed by others {MAX_ATTEMPTS} times while being read")
+
+    def _taken(self, project_id: str, fields: set[str]) -> None:
+        """Those fields to read again were read."""
+        left = self._reread.get(project_id)
+        if left is not None and fields:
+            left -= fields
+            if not left:
+                del self._reread[project_id]
 
     @staticmethod
     def _fields(pairs: list[bytes | None]) -> dict[str, str | None]:
@@ -533,7 +553,7 @@ class RedisStore:
         deleted = [name for name, value in fields.items() if value is None and name not in forgotten]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
-        independent = "1" if stored and world.independent() else "0"
+        independent = "1" if stored not in ("", STALE) and world.independent() else "0"
 
         calls = [("commit", self.keys(project_id), [stored, version, independent, CHANGE_LOG, holder,
                                                     len(forgotten), len(deleted), *forgotten, *deleted, *pairs])]
@@ -551,7 +571,11 @@ class RedisStore:
         for tag in forgotten_projects:  # one call per project: its keys share a slot, two projects' may not
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(unquote(tag.decode(), errors="surrogateescape"))))
         if written == 1 and len(answer) > 1:  # written over others' independent changes: take theirs too
-            redis_codec.apply(world, self._fields(answer[1]), lambda d: self._scenario(d, project_id))
+            theirs = self._fields(answer[1])
+            if self._versions.get(project_id) == stored:
+                redis_codec.apply(world, theirs, lambda d: self._scenario(d, project_id))
+            else:  # a read moved the copy meanwhile, maybe past these values: the next read takes them
+                self._reread.setdefault(project_id, set()).update(theirs)
         if written:  # (2: written already, by this call sent before; what came between is read whole next)
             self._versions[project_id] = version if written == 1 else STALE
         return bool(written)
@@ -566,6 +590,7 @@ class RedisStore:
             await self.redis.call(lambda: self.redis.client.delete(*self.keys(project_id)))
             self._cache.pop(project_id, None)
             self._versions.pop(project_id, None)
+            self._reread.pop(project_id, None)
             return
         tags = await self.redis.call(lambda: self.redis.client.zrange(self._meta[0], 0, -1))
 
@@ -580,6 +605,7 @@ class RedisStore:
         await self.redis.call(lambda: self.redis.client.delete(*self._meta))
         self._cache.clear()
         self._versions.clear()
+        self._reread.clear()
 
     # ---- the rest
     async def health(self) -> dict[str, Any]:

@@ -543,11 +543,12 @@ class ProjectWorld:
         self.touched.add(("forgotten", (part, key)) if forgotten else (part, key))
 
     def independent(self) -> bool:
-        """Whether the change touched only tokens and vault requests (made, changed or forgotten). Two
-        such changes made at once from the same state touch different records unless one changes what
-        the other did: a shared store writes them one over the other when their records differ, instead
-        of making one again. Every other change (agents, records, counts, events, settings...) may
-        depend on what another changed, and is written only onto the state it was made from."""
+        """Whether the change touched only tokens and vault requests: made them, forgot them (past their
+        bound, expired) or deleted tokens; a report also counts an event, so it is not one. Such a change
+        decides nothing from the other tokens and requests made meanwhile: a shared store writes two of
+        them made at once one over the other when their records differ, instead of making one again.
+        Every other change (agents, records, counts, events, settings...) may depend on what another
+        changed, and is written only onto the state it was made from."""
         return all(part in INDEPENDENT_PARTS for part, _ in self.touched)
 
     def replace(self, other: "ProjectWorld") -> None:

@@ -453,7 +453,11 @@ def test_what_a_change_brings_back_waits_for_the_next_read_when_a_read_moved_the
             b, mine = await second.transaction(b, lambda w: w.apply("issue_token", {"agent_id": "mine"}))
             second.redis.scripts_at_once = sent
             assert other["id"] not in b.tokens and mine["id"] in b.tokens  # not taken from the change's answer
-            b = await second.project("moved")
+            second._versions["moved"] = first.version("moved")
+            scripts = command_calls(redis_url, "evalsha")
+            copies = await asyncio.gather(*(second.project("moved") for _ in range(16)))
+            assert command_calls(redis_url, "evalsha") - scripts == 1  # one read takes them for all sixteen
+            b = copies[0]
             assert list(b.tokens) == list((await first.project("moved")).tokens) and other["id"] in b.tokens
             assert not second._reread  # read, and forgotten
         finally:

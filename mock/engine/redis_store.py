@@ -405,13 +405,13 @@ class RedisStore:
                 self._reread.pop(dropped, None)
         self._cache.move_to_end(project_id)
         versions, again = self._versions, set(self._reread.get(project_id, ()))
-        also = also | again
         for _ in range(MAX_ATTEMPTS):
             sent = versions[project_id]
-            answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also)])
+            answer = await self.redis.script("load", self.keys(project_id), [sent, *sorted(also | again)])
             version = answer[0].decode()
             if versions.get(project_id) != sent:  # brought up to date (or changed) by another request meanwhile
-                if versions.get(project_id) == version and not also:
+                again &= self._reread.get(project_id, set())  # those another read took need not be read again
+                if versions.get(project_id) == version and not also and not again:
                     return world
                 versions.setdefault(project_id, STALE)
                 continue  # read again from where the copy is now (with the fields asked for)

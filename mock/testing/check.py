@@ -160,10 +160,8 @@ def _delete_order(deletes: list[str], contract: Contract) -> list[str]:
             for op in deletes}
     names: dict[str, set[str]] = {}
     for op in deletes:
-        path = contract.operations[op].path
-        reads = [o for o in contract.operations.values() if o.path == path and o.method.upper() == "GET"]
-        schema = (reads[0].response_schema(200) or {}) if reads else {}
-        names[op] = set(schema.get("properties") or {})
+        read = contract.read_of(contract.operations[op])
+        names[op] = set(((read.response_schema(200) or {}) if read else {}).get("properties") or {})
 
     def named_by(op: str) -> int:
         return sum(1 for other in deletes if other != op and names[other] & {noun[op], f"{noun[op]}_id"})

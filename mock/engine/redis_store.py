@@ -285,6 +285,7 @@ class Redis:
         self.available = True
         self._waiting: list[tuple[tuple[str, list[str], list[Any]], asyncio.Future]] = []
         self._sender: asyncio.Task | None = None
+        self._connection: Any = None  # the sender's own connection (a single Redis; see _on_connection)
 
     async def call(self, operation: Callable[[], Any]) -> Any:
         try:
@@ -343,11 +344,40 @@ class Redis:
                 else:
                     waiting.set_result(results[slot])
 
+    async def _on_connection(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The replies (an exception for a command Redis refused) to commands sent at once on this
+        process's own connection to a single Redis. The sender sends one batch at a time, so one
+        connection serves them all, without a pipeline object and a hand-over from the pool per round
+        trip (about 40 % of a round trip's CPU). A connection that failed is closed; the next batch
+        opens it again."""
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = await self.client.connection_pool.get_connection()
+
+        async def once() -> list[Any]:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            replies = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except redis.exceptions.ResponseError as refused:  # that command's answer; the others follow
+                    replies.append(refused)
+            return replies
+
+        try:
+            return await connection.retry.call_with_retry(once, lambda error: connection.disconnect())
+        except BaseException:
+            await connection.disconnect(nowait=True)  # where its replies stand is unknown
+            raise
+
     async def _pipeline(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         """The scripts' results (an exception for one that failed) in one round trip; those a Redis
         without them (it restarted) refused are sent again once it has them."""
         async def run(indexes: list[int]) -> list[Any]:
-            async with self.client.pipeline(transaction=False) as pipe:
+            if not self.cluster:
+                return await self._on_connection([("EVALSHA", self.scripts[calls[i][0]].sha, len(calls[i][1]),
+                                                   *calls[i][1], *calls[i][2]) for i in indexes])
+            async with self.client.pipeline(transaction=False) as pipe:  # each command to its slot's master
                 for i in indexes:
                     name, keys, args = calls[i]
                     pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)

@@ -86,7 +86,22 @@ FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSErr
 # KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
 # it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
 # changed since (and those asked for); else {version, {field, value, ...}} with all of them.
-_LOAD = """
+# Used by the scripts below: the hash's fields named by a set, as {name, value or false, ...}.
+_VALUES_OF = """
+local function values_of(key, wanted)
+  local names, out = {}, {}
+  for name in pairs(wanted) do names[#names + 1] = name end
+  for i = 1, #names, 500 do
+    local values = redis.call('HMGET', key, unpack(names, i, math.min(i + 499, #names)))
+    for j = 1, #values do
+      out[#out + 1] = names[i + j - 1]
+      out[#out + 1] = values[j]
+    end
+  end
+  return out
+end
+"""
+_LOAD = _VALUES_OF + """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return {''} end
 if v == ARGV[1] and #ARGV == 1 then return {v} end
@@ -102,16 +117,7 @@ if want ~= ARGV[1] then
   end
 end
 if want ~= ARGV[1] then return {v, redis.call('HGETALL', KEYS[1])} end
-local names, out = {}, {}
-for name in pairs(changed) do names[#names + 1] = name end
-for i = 1, #names, 500 do
-  local values = redis.call('HMGET', KEYS[1], unpack(names, i, math.min(i + 499, #names)))
-  for j = 1, #values do
-    out[#out + 1] = names[i + j - 1]
-    out[#out + 1] = values[j]
-  end
-end
-return {v, out, 1}
+return {v, values_of(KEYS[1], changed), 1}
 """
 _READS = {"load"}  # scripts that change nothing: one call answers every request asking the same
 # KEYS: state, log, lock; ARGV: expected version, new version, "1" when the change is independent (touched only
@@ -122,7 +128,7 @@ _READS = {"load"}  # scripts that change nothing: one call answers every request
 # own: it is written only if no change since touched what it wrote, and none changed what it forgot other
 # than by forgetting it too); {2} when it was written already (a call sent again after a lost connection);
 # {0} when not written (the project changed otherwise, or another process holds its lock).
-_COMMIT = """
+_COMMIT = _VALUES_OF + """
 local v = redis.call('HGET', KEYS[1], 'v') or ''
 if v == ARGV[2] then return {2} end
 local holder = redis.call('GET', KEYS[3])
@@ -161,16 +167,7 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2])
 redis.call('LPUSH', KEYS[2], cjson.encode(change))
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 if not theirs then return {1} end
-local names, out = {}, {}
-for name in pairs(theirs) do names[#names + 1] = name end
-for i = 1, #names, 500 do
-  local values = redis.call('HMGET', KEYS[1], unpack(names, i, math.min(i + 499, #names)))
-  for j = 1, #values do
-    out[#out + 1] = names[i + j - 1]
-    out[#out + 1] = values[j]
-  end
-end
-return {1, out}
+return {1, values_of(KEYS[1], theirs)}
 """
 # KEYS: lock; ARGV: holder. Releases the lock if it is still the holder's.
 _UNLOCK = """

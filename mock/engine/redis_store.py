@@ -83,9 +83,6 @@ POOL_CONNECTIONS = 64  # connections to a single Redis per process (requests bey
 FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError,
           redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
-# KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
-# it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
-# changed since (and those asked for); else {version, {field, value, ...}} with all of them.
 # Used by the scripts below: the hash's fields named by a set, as {name, value or false, ...}.
 _VALUES_OF = """
 local function values_of(key, wanted)
@@ -101,6 +98,9 @@ local function values_of(key, wanted)
   return out
 end
 """
+# KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
+# it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
+# changed since (and those asked for); else {version, {field, value, ...}} with all of them.
 _LOAD = _VALUES_OF + """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return {''} end
@@ -122,7 +122,7 @@ return {v, values_of(KEYS[1], changed), 1}
 _READS = {"load"}  # scripts that change nothing: one call answers every request asking the same
 # KEYS: state, log, lock; ARGV: expected version, new version, "1" when the change is independent (touched only
 # tokens and vault requests, ``ProjectWorld.independent``), the change log's length, who holds the project's
-# lock ("" for nobody), nf and nd, then the nf fields the change only forgot and the nd others it deleted,
+# lock ("" for nobody), nf and nd, then the nf fields an independent change only forgot and the nd others it deleted,
 # then name/value pairs. -> {1} when written onto the expected version; {1, {field, value or false, ...}}
 # when written over independent changes made since, with the fields they changed (none of the change's
 # own: it is written only if no change since touched what it wrote, and none changed what it forgot other
@@ -576,11 +576,13 @@ class RedisStore:
         project_id = world.project_id
         stored = self._versions.get(project_id, STALE)
         fields = redis_codec.encode(world, redis_codec.field_names(world, world.touched if stored else None))
-        forgotten = [name for name in redis_codec.forgotten_names(world.touched) if stored and fields.get(name, 1) is None]
+        independent = "1" if stored not in ("", STALE) and world.independent() else "0"
+        # Only an independent change's log entry says which fields it only forgot (no other reads that).
+        forgotten = [name for name in redis_codec.forgotten_names(world.touched)
+                     if fields[name] is None] if independent == "1" else []
         deleted = [name for name, value in fields.items() if value is None and name not in forgotten]
         pairs = [part for name, value in fields.items() if value is not None for part in (name, value)]
         version = uuid.uuid4().hex[:16]
-        independent = "1" if stored not in ("", STALE) and world.independent() else "0"
 
         calls = [("commit", self.keys(project_id), [stored, version, independent, CHANGE_LOG, holder,
                                                     len(forgotten), len(deleted), *forgotten, *deleted, *pairs])]

@@ -79,6 +79,33 @@ def test_a_copy_holding_more_requests_than_the_bound_keeps_every_waiting_one_in_
     assert len(copy.pending) <= max(2, len(copy.requests))  # still bounded
 
 
+def test_a_line_kept_at_the_bound_is_not_walked_whole_at_each_change(clock):
+    """Another process makes a vault request at the bound, forgetting the oldest, at every change: the copy's
+    line drops the forgotten one from its head and is never walked whole (walking it at each change made the
+    line's length a cost of every request on a busy project)."""
+    from collections import deque
+
+    class Walked(deque):
+        items = 0
+
+        def __iter__(self):
+            for request in super().__iter__():
+                Walked.items += 1
+                yield request
+
+    maker = world(clock, max_vault_requests=20, auto_report_after_seconds=None)
+    copy = world(clock, max_vault_requests=20, auto_report_after_seconds=None)
+    copy.requests.clear()
+    copy.pending = Walked()
+    for _ in range(200):
+        maker.touched.clear()
+        maker.apply("create_request", {"kind": "verification", "agent_id": "a1"})
+        clock.advance(1)
+        apply(copy, encode(maker, field_names(maker, maker.touched)), lambda document: None)
+    assert Walked.items == 0
+    assert [request.id for request in copy.pending] == [request_id for _, request_id in maker.requests]
+
+
 def test_the_mark_of_an_independent_change_in_the_change_log_is_a_field_every_reader_passes_over(clock):
     """The change log marks an independent change with ``~<n>`` where a field name goes: a process of an
     earlier release, reading it as a field, finds no value and applies nothing."""

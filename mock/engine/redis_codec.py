@@ -153,8 +153,13 @@ def apply(world: ProjectWorld, fields: dict[str, str | None], compile_added: Cal
         elif name == "add":
             world.added_documents = {document["name"]: document for document in value or []}
             world.added = {name: compile_added(document) for name, document in world.added_documents.items()}
-    if len(world.pending) > max(world.settings.max_vault_requests, len(world.requests)):
-        # Only the requests still waiting stay (a project may hold more than the bound for a moment).
+    # The line holds at most twice what the project may hold (it may hold more than the bound for a moment):
+    # the oldest leave while they no longer wait, and past twice, every one no longer waiting leaves at once,
+    # so a line kept full of waiting requests is walked once every so many changes, not at each.
+    bound = max(world.settings.max_vault_requests, len(world.requests))
+    while len(world.pending) > bound and not _waiting(world, world.pending[0]):
+        world.pending.popleft()
+    if len(world.pending) > 2 * bound:
         waiting = [r for r in world.pending if _waiting(world, r)]
         world.pending.clear()
         world.pending.extend(waiting)

@@ -144,7 +144,7 @@ def serve(host, port, scenarios_dir, scenario_files, active, token_ttl, auto_rep
 
 
 def _state(value: str) -> str:
-    """``--state``: ``memory`` or a Redis URL, with redis-py installed; else one line and exit 2."""
+    """``--state``: ``memory`` or a Redis URL, with redis-py and hiredis installed; else one line and exit 2."""
     value = value.strip()
     if value == "memory":
         return value
@@ -152,6 +152,7 @@ def _state(value: str) -> str:
         raise click.BadParameter(f"{value!r} is neither 'memory' nor a redis:// URL (redis://HOST:PORT/DB, or "
                                  "redis+cluster://HOST:PORT for a Redis Cluster)", param_hint="--state")
     try:
+        import hiredis  # noqa: F401
         import redis  # noqa: F401
     except ImportError:
         click.echo("error: --state redis:// needs the Redis client: pip install 'cloud-backup-mock[redis]'", err=True)

@@ -157,6 +157,26 @@ def render_chunks(template: Any, context: Any) -> Iterator[str]:
     return template.root_render_func(context)
 
 
+# ---- redis-py ---------------------------------------------------------------------------------
+
+
+def redis_streams(connection: Any) -> tuple[Any, Any]:
+    """The asyncio (reader, writer) of a connected ``redis.asyncio.Connection``. redis-py 8 keeps them as
+    ``_reader`` and ``_writer``: ``connect()`` opens them (and makes the handshake: TLS, AUTH, HELLO,
+    SELECT on them) and ``disconnect()`` closes them. The Redis store's sender writes its batches there
+    and parses the replies with hiredis's reader, all at once: redis-py reads a reply at a time in
+    Python, several times the CPU of a whole round trip for the replies a project's changes make."""
+    return connection._reader, connection._writer
+
+
+def redis_reply_error(message: str) -> Exception:
+    """The exception redis-py raises for an error reply (``NOSCRIPT`` -> ``NoScriptError``, ``LOADING``
+    -> ``BusyLoadingError``, ...): its parsers' ``parse_error``, a class method of ``redis._parsers.BaseParser``."""
+    from redis._parsers import BaseParser
+
+    return BaseParser.parse_error(message)
+
+
 # ---- logging (standard library) ----------------------------------------------------------------
 
 

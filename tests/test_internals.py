@@ -260,3 +260,49 @@ def test_lean_log_records_stops_thread_process_and_caller_lookup():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_redis_py_connections_keep_their_streams_where_internals_reads_them(redis_server):
+    """The Redis store's sender writes on a pooled connection's streams and parses the replies with
+    hiredis: they are there once connected, and new ones after the connection is opened again."""
+    import hiredis
+    import redis.asyncio
+
+    async def ping_on_streams(connection) -> list:
+        reader, writer = internals.redis_streams(connection)
+        assert isinstance(reader, asyncio.StreamReader) and isinstance(writer, asyncio.StreamWriter)
+        writer.write(hiredis.pack_command(("PING",)) + hiredis.pack_command(("ECHO", "streams")))
+        parser, replies = hiredis.Reader(), []
+        while len(replies) < 2:
+            reply = parser.gets()
+            if reply is False:
+                parser.feed(await reader.read(4096))
+            else:
+                replies.append(reply)
+        return replies
+
+    async def exchange():
+        client = redis.asyncio.Redis.from_url(redis_server.url())
+        connection = await client.connection_pool.get_connection()
+        first = internals.redis_streams(connection)
+        assert await ping_on_streams(connection) == [b"PONG", b"streams"]
+        await connection.disconnect()
+        assert not connection.is_connected
+        await connection.connect()
+        assert internals.redis_streams(connection)[0] is not first[0]
+        assert await ping_on_streams(connection) == [b"PONG", b"streams"]
+        await client.connection_pool.release(connection)
+        assert await client.echo("after") == b"after"  # the pool's own use of it is unharmed
+        await client.aclose()
+
+    asyncio.run(exchange())
+
+
+def test_redis_reply_errors_become_the_exceptions_redis_py_raises():
+    import redis.exceptions
+
+    assert isinstance(internals.redis_reply_error("NOSCRIPT No matching script."), redis.exceptions.NoScriptError)
+    loading = internals.redis_reply_error("LOADING Redis is loading the dataset in memory")
+    assert isinstance(loading, redis.exceptions.ConnectionError)  # the store takes it for Redis unreachable
+    other = internals.redis_reply_error("ERR something else")
+    assert type(other) is redis.exceptions.ResponseError and str(other) == "something else"

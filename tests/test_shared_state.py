@@ -298,8 +298,9 @@ def test_health_answers_fit_the_admin_contract_up_and_down(redis_server):
         assert schema_errors(health.response_schema(answer.status_code), answer.json()) == []
 
 
-def test_state_redis_without_the_redis_client_says_what_to_install():
-    program = ("import sys; sys.modules['redis'] = None; from cloud_backup_mock.cli import main; "
+@pytest.mark.parametrize("missing", ["redis", "hiredis"])
+def test_state_redis_without_the_redis_client_says_what_to_install(missing):
+    program = (f"import sys; sys.modules[{missing!r}] = None; from cloud_backup_mock.cli import main; "
                "main(['serve', '--state', 'redis://127.0.0.1:1/0'])")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (

@@ -360,6 +360,15 @@ def test_two_processes_copies_stay_exact_reading_only_what_changed(redis_url):
             assert list(a.tokens) == list(b.tokens) and mine["id"] in a.tokens
             assert second.version("shared") == first.version("shared")
 
+            # Behind by more changes than a read walks at first (eight), fewer than the log keeps: still
+            # only the changed fields.
+            for n in range(20):
+                await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": f"m{n}"}))
+            whole = command_calls(redis_url, "hgetall")
+            b = await second.project("shared")
+            assert command_calls(redis_url, "hgetall") == whole
+            assert list(b.tokens) == list(a.tokens) and second.version("shared") == first.version("shared")
+
             # Far behind: more changes than the change log keeps, then a read of the whole project.
             for n in range(CHANGE_LOG + 5):
                 await first.transaction(a, lambda world: world.apply("issue_token", {"agent_id": f"n{n}"}))

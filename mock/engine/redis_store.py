@@ -86,8 +86,22 @@ POOL_CONNECTIONS = 64  # connections to a single Redis per process (requests bey
 FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError,
           redis.exceptions.ClusterError, redis.exceptions.RedisClusterException)
 
-# Used by the scripts below: the hash's fields named by a set, as {name, value or false, ...}.
-_VALUES_OF = """
+# Used by the scripts below: the change log's entries, newest first, decoded as they are walked (a copy is
+# most often a few changes behind: the first eight are read, the rest only if the walk goes past them);
+# the hash's fields named by a set, as {name, value or false, ...}.
+_LUA_FUNCTIONS = """
+local function log_changes(key)
+  local texts, i, whole = redis.call('LRANGE', key, 0, 7), 0, false
+  return function()
+    i = i + 1
+    if i > #texts and not whole and #texts == 8 then
+      texts, i, whole = redis.call('LRANGE', key, 8, -1), 1, true
+    end
+    local text = texts[i]
+    return text and cjson.decode(text)
+  end
+end
+
 local function values_of(key, wanted)
   local names, out = {}, {}
   for name in pairs(wanted) do names[#names + 1] = name end
@@ -104,15 +118,14 @@ end
 # KEYS: state, log; ARGV: the version this process has, then fields to read anyway. -> {version} when
 # it is current (or the project has none); {version, {field, value or false, ...}, 1} with the fields
 # changed since (and those asked for); else {version, {field, value, ...}} with all of them.
-_LOAD = _VALUES_OF + """
+_LOAD = _LUA_FUNCTIONS + """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return {''} end
 if v == ARGV[1] and #ARGV == 1 then return {v} end
 local changed, want = {}, v
 for i = 2, #ARGV do changed[ARGV[i]] = true end
 if want ~= ARGV[1] then
-  for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-    local change = cjson.decode(text)
+  for change in log_changes(KEYS[2]) do
     if change[2] ~= want then break end
     for i = string.sub(change[3], 1, 1) == '~' and 4 or 3, #change do changed[change[i]] = true end
     want = change[1]
@@ -131,7 +144,7 @@ _READS = {"load"}  # scripts that change nothing: one call answers every request
 # own: it is written only if no change since touched what it wrote, and none changed what it forgot other
 # than by forgetting it too); {2} when it was written already (a call sent again after a lost connection);
 # {0} when not written (the project changed otherwise, or another process holds its lock).
-_COMMIT = _VALUES_OF + """
+_COMMIT = _LUA_FUNCTIONS + """
 local v = redis.call('HGET', KEYS[1], 'v') or ''
 if v == ARGV[2] then return {2} end
 local holder = redis.call('GET', KEYS[3])
@@ -146,8 +159,7 @@ if v ~= ARGV[1] then
   for i = last + 1, #ARGV, 2 do mine[ARGV[i]] = true end
   theirs = {}
   local want = v
-  for _, text in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-    local change = cjson.decode(text)
+  for change in log_changes(KEYS[2]) do
     if change[2] ~= want or string.sub(change[3], 1, 1) ~= '~' then return {0} end
     local forgot = tonumber(string.sub(change[3], 2))
     for i = 4, #change do

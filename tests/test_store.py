@@ -222,6 +222,61 @@ def test_the_journal_is_bounded_and_a_noisy_project_loses_its_own_entries_first(
     run(state, check, journal_entries=4)
 
 
+def test_entries_recorded_at_once_are_kept_and_dropped_as_when_recorded_one_at_a_time(state):
+    """Entries recorded at once (in Redis: one round trip, one script call for them all) keep the bounds as
+    the same entries recorded one at a time do: past them, the oldest of the heaviest project go first,
+    for as long as it stays the heaviest."""
+    from cloud_backup_mock.engine.journal import MemoryJournal
+    from shared_state import command_calls
+
+    sizes = [("a", 300), ("b", 50), ("a", 10), ("c", 700), ("b", 20), ("a", 5), ("c", 1), ("b", 900), ("a", 40),
+             ("c", 2), ("a", 3000), ("b", 7)]
+
+    def entries():
+        return [entry(project, n, body=b"x" * size) for n, (project, size) in enumerate(sizes)]
+
+    one_at_a_time = MemoryJournal(5)
+
+    async def check(store):
+        journal = store.journal([])
+        for first in (entries()[:6], entries()[6:]):  # the first time, the scripts are loaded too
+            for one in first:
+                await one_at_a_time.add(dict(one))
+            calls = command_calls(state, "evalsha") if state != "memory" else 0
+            await asyncio.gather(*(journal.add(one) for one in first))
+            if state != "memory" and first[0]["time"] != T0:
+                assert command_calls(state, "evalsha") - calls == 1
+            kept, expected = await journal.read(), await one_at_a_time.read()
+            assert [(e["project_id"], e["time"], e["id"]) for e in kept] == [
+                (e["project_id"], e["time"], e["id"]) for e in expected]
+            assert (await journal.stats())["entries"] == (await one_at_a_time.stats())["entries"] == len(kept)
+
+    run(state, check, journal_entries=5)
+
+
+def test_an_entry_past_the_byte_bound_drops_as_many_as_it_takes_at_once_or_one_at_a_time(state):
+    """A heavy entry past ``journal_bytes`` drops several of the heaviest project's oldest, then the next
+    heaviest's: the same ones whether its entries were recorded one at a time or at once."""
+    sizes = [("a", 400), ("b", 300), ("a", 350), ("c", 200), ("b", 250), ("a", 100), ("c", 2500), ("b", 50),
+             ("a", 3000), ("c", 10), ("b", 2900)]
+
+    def entries():
+        return [entry(project, n, body=b"x" * size) for n, (project, size) in enumerate(sizes)]
+
+    async def check(store):
+        journal = store.journal([])
+        for one in entries():
+            await journal.add(one)
+        one_at_a_time = [(e["project_id"], e["time"]) for e in await journal.read()]
+        assert 2 < len(one_at_a_time) < len(sizes) - 2  # the bytes dropped several
+        await journal.remove()
+        await asyncio.gather(*(journal.add(one) for one in entries()))
+        assert [(e["project_id"], e["time"]) for e in await journal.read()] == one_at_a_time
+        assert (await journal.stats())["entries"] == len(one_at_a_time)
+
+    run(state, check, journal_bytes=6000)
+
+
 def test_removing_an_added_scenario_keeps_the_other_counts_and_gives_its_room_back(state):
     async def check(_):
         engine = build_engine(MockConfig(state=state, limits={"max_added_scenarios_total": 1}))

@@ -136,6 +136,9 @@ if want ~= ARGV[1] then return {v, redis.call('HGETALL', KEYS[1])} end
 return {v, values_of(KEYS[1], changed), 1}
 """
 _READS = {"load"}  # scripts that change nothing: one call answers every request asking the same
+# Scripts whose calls in one round trip go as one call: how many of their first keys and arguments the calls
+# share (sent once), the rest of each call's following; the script answers a list, an item per call.
+_MERGED = {"record": (2, 3)}
 # KEYS: state, log, lock; ARGV: expected version, new version, "1" when the change is independent (touched only
 # tokens and vault requests, ``ProjectWorld.independent``), the change log's length, who holds the project's
 # lock ("" for nobody), nf and nd, then the nf fields an independent change only forgot and the nd others it deleted,
@@ -226,31 +229,43 @@ redis.call('HINCRBY', KEYS[2], 'added', count)
 if tonumber(redis.call('ZINCRBY', KEYS[1], count, ARGV[1])) <= 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 1
 """
-# KEYS: usage, totals, the project's list; ARGV: project, weight, entry, max entries, max bytes, the
-# prefix of project lists. -> the entry's id.
+# KEYS: usage, totals, then each entry's project list; ARGV: max entries, max bytes, the prefix of project
+# lists, then each entry's project, weight and text. -> the entries' ids. Over a bound, the oldest entries of
+# the heaviest project go first, one project at a time for as long as it stays the heaviest.
 _RECORD = """
-local id = redis.call('HINCRBY', KEYS[2], 'id', 1)
-local weight = tonumber(ARGV[2])
-redis.call('RPUSH', KEYS[3], id .. ' ' .. weight .. ' ' .. ARGV[3])
-redis.call('ZINCRBY', KEYS[1], weight, ARGV[1])
-local count = redis.call('HINCRBY', KEYS[2], 'entries', 1)
-local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', weight)
-while count > tonumber(ARGV[4]) or (bytes > tonumber(ARGV[5]) and count > 1) do
-  local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
-  if not top then break end
-  local list = ARGV[6] .. top
-  local old = redis.call('LPOP', list)
-  if not old then
-    redis.call('ZREM', KEYS[1], top)
-  else
-    local dropped = tonumber(string.match(old, '^%d+ (%d+) '))
-    count = redis.call('HINCRBY', KEYS[2], 'entries', -1)
-    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', -dropped)
-    local left = tonumber(redis.call('ZINCRBY', KEYS[1], -dropped, top))
-    if left <= 0 or redis.call('LLEN', list) == 0 then redis.call('ZREM', KEYS[1], top) end
+local n = #KEYS - 2
+local first = redis.call('HINCRBY', KEYS[2], 'id', n) - n
+local totals = redis.call('HMGET', KEYS[2], 'entries', 'bytes')
+local count, bytes = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
+local most, most_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = {}
+for i = 1, n do
+  local weight = tonumber(ARGV[3 * i + 2])
+  ids[i] = first + i
+  redis.call('RPUSH', KEYS[2 + i], ids[i] .. ' ' .. weight .. ' ' .. ARGV[3 * i + 3])
+  redis.call('ZINCRBY', KEYS[1], weight, ARGV[3 * i + 1])
+  count, bytes = count + 1, bytes + weight
+  while count > most or (bytes > most_bytes and count > 1) do
+    local top = redis.call('ZREVRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+    if #top == 0 then break end
+    local project, left, list = top[1], tonumber(top[2]), ARGV[3] .. top[1]
+    local next_weight, dropped = tonumber(top[4] or '-1'), 0
+    repeat
+      local old = redis.call('LPOP', list)
+      if not old then left = 0 break end
+      local weight = tonumber(string.match(old, '^%d+ (%d+) '))
+      dropped, left, count, bytes = dropped + weight, left - weight, count - 1, bytes - weight
+    until not (count > most or (bytes > most_bytes and count > 1))
+      or left < next_weight or (left == next_weight and top[3] > project)
+    if left <= 0 or redis.call('LLEN', list) == 0 then
+      redis.call('ZREM', KEYS[1], project)
+    else
+      redis.call('ZINCRBY', KEYS[1], -dropped, project)
+    end
   end
 end
-return id
+redis.call('HSET', KEYS[2], 'entries', count, 'bytes', bytes)
+return ids
 """
 # KEYS: usage, totals, the project's list; ARGV: project. -> entries deleted.
 _CLEAR = """
@@ -318,7 +333,7 @@ class Redis:
         run while a round trip is on its way are sent together in the next one (one pipeline, in the
         order they were asked for, each sent after its request asked for it), so under load a round
         trip serves several requests. The same read of a project asked for twice in one round trip is
-        sent once."""
+        sent once; the journal entries of a round trip go as one call (``_MERGED``)."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._waiting.append(((name, keys, args), done))
@@ -335,26 +350,37 @@ class Redis:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             calls: list[tuple[str, list[str], list[Any]]] = []
-            place: dict[tuple, int] = {}  # a read sent once for every request asking for it
-            slots = []
+            place: dict[tuple, int] = {}  # a read sent once for every request asking for it; a merged call
+            slots: list[tuple[int, int | None]] = []  # each request's call, and its item of a merged call's answer
+            items: dict[int, int] = {}  # a merged call -> the last item in it
             for (name, keys, args), _ in batch:
-                same = (name, *keys, None, *args) if name in _READS else None
-                if same is None or same not in place:
+                if name in _READS or name in _MERGED:
+                    keys_shared, args_shared = _MERGED.get(name, (len(keys), len(args)))
+                    same = (name, *keys[:keys_shared], None, *args[:args_shared])
+                    slot = place.get(same)
+                    if slot is None:
+                        slot = place[same] = len(calls)
+                        calls.append((name, list(keys), list(args)))
+                        items[slot] = 0
+                    elif name in _MERGED:
+                        calls[slot][1].extend(keys[keys_shared:])
+                        calls[slot][2].extend(args[args_shared:])
+                        items[slot] += 1
+                    slots.append((slot, items[slot] if name in _MERGED else None))
+                else:
                     calls.append((name, keys, args))
-                    if same is not None:
-                        place[same] = len(calls) - 1
-                slots.append(place[same] if same is not None else len(calls) - 1)
+                    slots.append((len(calls) - 1, None))
             try:
                 results = await self.call(lambda: self._pipeline(calls))
             except Exception as exc:  # noqa: BLE001 - every request waiting learns why
                 results = [exc] * len(calls)
-            for (_, waiting), slot in zip(batch, slots):
+            for (_, waiting), (slot, item) in zip(batch, slots):
                 if waiting.done():  # its request was given up meanwhile
                     continue
                 if isinstance(results[slot], Exception):
                     waiting.set_exception(results[slot])
                 else:
-                    waiting.set_result(results[slot])
+                    waiting.set_result(results[slot] if item is None else results[slot][item])
 
     async def _on_connection(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The replies (an exception for a command Redis refused) to commands sent at once on this
@@ -702,7 +728,7 @@ class RedisJournal(JournalFormat):
         text = json.dumps(_stored(entry), separators=(",", ":"))
         weight = max(weight, ENTRY_OVERHEAD + len(text))  # what Redis holds (a byte over 0x7f takes six)
         await self.redis.script("record", [self._usage, self._totals, self._list + tag],
-                                [tag, weight, text, self.size, self.max_bytes, self._list])
+                                [self.size, self.max_bytes, self._list, tag, weight, text])
 
     async def read(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         return self.select(await self._lines(project_id), load=_loaded_line, **filters)

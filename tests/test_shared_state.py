@@ -652,6 +652,18 @@ def test_one_processs_changes_asked_for_at_once_are_one_write_and_its_reads_one_
                 copies = await asyncio.gather(*(reader.project("busy") for _ in range(16)))
                 assert command_calls(redis_url, "evalsha") - scripts == 1
                 assert all(copy is copies[0] and len(copy.tokens) == len(tokens) + 2 for copy in copies)
+
+                # Requests a turn or two of the event loop behind the first still go in its round trip.
+                async def read_after(turns: int):
+                    for _ in range(turns):
+                        await asyncio.sleep(0)
+                    return await reader.project("busy")
+
+                await store.transaction(world, lambda w: w.apply("issue_token", {"agent_id": "later still"}))
+                scripts = command_calls(redis_url, "evalsha")
+                copies = await asyncio.gather(*(read_after(turns) for turns in (0, 1, 2, 0, 1, 2)))
+                assert command_calls(redis_url, "evalsha") - scripts == 1
+                assert all(copy is copies[0] and len(copy.tokens) == len(tokens) + 3 for copy in copies)
             finally:
                 await reader.close()
         finally:

@@ -148,10 +148,10 @@ class Contract:
                 return candidate
         return None
 
-    def read_of(self, operation: Operation) -> Operation | None:
-        """The GET operation at the operation's own path: where what a PUT, PATCH or DELETE changes is read."""
+    def read_at(self, path: str) -> Operation | None:
+        """The GET operation at ``path``: where what a PUT, PATCH or DELETE there changes is read."""
         return next((candidate for candidate in self.operations.values()
-                     if candidate.method == "GET" and candidate.path == operation.path), None)
+                     if candidate.method == "GET" and candidate.path == path), None)
 
     def operation(self, operation_id: str) -> Operation:
         try:

@@ -641,9 +641,9 @@ def _kind(path: Path, name: str, raw: dict[str, Any], contract: Contract) -> Kin
         op = contract.operation(op_id)
         success = min((s for s in op.statuses if 200 <= s < 300), default=200)
         template = copy.deepcopy(op.response_example(success) or {})
-    for op in contract.operations.values():
-        if op.method == "GET" and op.path == item:
-            shown = copy.deepcopy(op.response_example(200) or {})
+    read = contract.read_at(item)
+    if read is not None:
+        shown = copy.deepcopy(read.response_example(200) or {})
     unknown = set(raw) - {"item", "parent", "example", "refs", "requires", "derive", "hidden", "delete", "filters",
                           "bound", "full", "activity", "lifecycle", "events"}
     if unknown:

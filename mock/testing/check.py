@@ -160,7 +160,7 @@ def _delete_order(deletes: list[str], contract: Contract) -> list[str]:
             for op in deletes}
     names: dict[str, set[str]] = {}
     for op in deletes:
-        read = contract.read_of(contract.operations[op])
+        read = contract.read_at(contract.operations[op].path)
         names[op] = set(((read.response_schema(200) or {}) if read else {}).get("properties") or {})
 
     def named_by(op: str) -> int:
